@@ -1,0 +1,237 @@
+//! Domain types that can only hold valid values: the field rules of API.md are
+//! checked once, at parsing, and everything past the request boundary trusts them.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+const MAX_EMAIL_CHARS: usize = 254;
+const MAX_NAME_CHARS: usize = 100;
+const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_CHARS: usize = 256;
+
+/// The common passwords of 8 or more characters, lower-cased, one a line (see data/README.md).
+const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+/// A trimmed, lower-cased email address: accounts are unique per this form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err("must not be empty");
+        }
+        if email.chars().count() > MAX_EMAIL_CHARS {
+            return Err("must be at most 254 characters");
+        }
+        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("must not contain spaces or control characters");
+        }
+        let Some((local, domain)) = email.split_once('@') else {
+            return Err("must be an email address like name@example.com");
+        };
+        let domain_ok = domain.contains('.')
+            && !domain.contains('@')
+            && domain.split('.').all(|label| !label.is_empty());
+        if local.is_empty() || !domain_ok {
+            return Err("must be an email address like name@example.com");
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn local_part(&self) -> &str {
+        self.0.split_once('@').map_or(self.0.as_str(), |(local, _)| local)
+    }
+}
+
+/// A display name: trimmed, 1 to 100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct UserName(String);
+
+impl UserName {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err("must not be empty");
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err("must be at most 100 characters");
+        }
+        if name.chars().any(char::is_control) {
+            return Err("must not contain control characters");
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password that passed the NIST SP 800-63B rules. Kept secret: it has
+/// no `Display`, its `Debug` is redacted, and it is never trimmed.
+pub struct Password(SecretString);
+
+impl Password {
+    /// `email`, when known, is the account's address: a password equal to it
+    /// or to its local part is refused.
+    pub fn parse(raw: SecretString, email: Option<&Email>) -> Result<Self, &'static str> {
+        let password = raw.expose_secret();
+        let length = password.chars().count();
+        if length < MIN_PASSWORD_CHARS {
+            return Err("must be at least 8 characters");
+        }
+        if length > MAX_PASSWORD_CHARS {
+            return Err("must be at most 256 characters");
+        }
+        let folded = password.to_lowercase();
+        if COMMON_PASSWORDS.lines().any(|common| common == folded) {
+            return Err("is one of the most common passwords; choose another");
+        }
+        if let Some(email) = email
+            && (folded == email.as_str() || folded == email.local_part())
+        {
+            return Err("must not be the email address or its local part");
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn into_secret(self) -> SecretString {
+        self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+/// An opaque user id. New ids are UUIDv7, whose text sorts in creation order,
+/// which the admin listing relies on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    /// Accepts only the canonical hyphenated UUID form this API issues.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let uuid = uuid::Uuid::try_parse(raw).ok()?;
+        let canonical = uuid.hyphenated().to_string();
+        (canonical == raw).then_some(Self(canonical))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password(raw: &str, email: Option<&Email>) -> Result<Password, &'static str> {
+        Password::parse(SecretString::from(raw), email)
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(Email::parse("  Ada@Example.IO ").unwrap().as_str(), "ada@example.io");
+    }
+
+    #[test]
+    fn malformed_emails_are_refused() {
+        for raw in [
+            "", "   ", "plain", "@example.com", "a@b", "a@@b.io", "a@b@c.io", "a b@c.io",
+            "a@b .io", "a@.io", "a@b.", "a@b..io", "a\u{7}@b.io",
+        ] {
+            assert!(Email::parse(raw).is_err(), "{raw:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn emails_longer_than_254_characters_are_refused() {
+        let at_limit = format!("{}@example.com", "a".repeat(254 - 12));
+        assert!(Email::parse(&at_limit).is_ok());
+        let over = format!("{}@example.com", "a".repeat(255 - 12));
+        assert!(Email::parse(&over).is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(UserName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
+        assert!(UserName::parse("").is_err());
+        assert!(UserName::parse(" \t ").is_err());
+        assert!(UserName::parse(&"é".repeat(100)).is_ok());
+        assert!(UserName::parse(&"é".repeat(101)).is_err());
+        assert!(UserName::parse("Ada\nLovelace").is_err());
+        assert!(UserName::parse("Ada\u{0}").is_err());
+    }
+
+    #[test]
+    fn password_length_counts_code_points() {
+        assert!(password("seven77", None).is_err());
+        assert!(password("ééééééé1", None).is_ok());
+        assert!(password(&"ü".repeat(256), None).is_ok());
+        assert!(password(&"ü".repeat(257), None).is_err());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_in_any_letter_case() {
+        assert!(password("password", None).is_err());
+        assert!(password("PassWord", None).is_err());
+        assert!(password("iloveyou", None).is_err());
+        assert!(password("correct horse battery staple", None).is_ok());
+    }
+
+    #[test]
+    fn a_password_equal_to_the_email_or_its_local_part_is_refused() {
+        let email = Email::parse("ada.lovelace@example.com").unwrap();
+        assert!(password("ada.lovelace@example.com", Some(&email)).is_err());
+        assert!(password("Ada.Lovelace", Some(&email)).is_err());
+        assert!(password("ada.lovelace!", Some(&email)).is_ok());
+    }
+
+    #[test]
+    fn passwords_are_not_trimmed() {
+        let parsed = password("  spaced out  ", None).unwrap();
+        assert_eq!(parsed.into_secret().expose_secret(), "  spaced out  ");
+    }
+
+    #[test]
+    fn the_common_password_list_is_sorted_and_long_enough() {
+        let lines: Vec<&str> = COMMON_PASSWORDS.lines().collect();
+        assert!(lines.len() > 3000);
+        assert!(lines.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(lines.iter().all(|line| line.chars().count() >= MIN_PASSWORD_CHARS));
+    }
+
+    #[test]
+    fn user_ids_sort_in_creation_order_and_parse_back() {
+        let first = UserId::generate();
+        let second = UserId::generate();
+        assert!(first.as_str() < second.as_str());
+        assert_eq!(UserId::parse(first.as_str()), Some(first));
+        assert_eq!(UserId::parse("not-a-uuid"), None);
+        assert_eq!(UserId::parse("6BA7B810-9DAD-11D1-80B4-00C04FD430C8"), None);
+    }
+}

@@ -1,0 +1,152 @@
+//! The one error type of the API and its one mapping to an HTTP response.
+//!
+//! Handlers return `Result<_, ApiError>`; `http::respond` turns the error into
+//! the JSON body of API.md. Expected failures become 4xx responses, never an
+//! `Err` handed to the Lambda runtime (which API Gateway would turn into a 502).
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+
+use lambda_http::http::StatusCode;
+
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Field name to what is wrong with it, as sent in the `fields` member.
+pub type FieldErrors = BTreeMap<String, String>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("The request body must be a JSON object.")]
+    InvalidJson,
+    #[error("The request body must be sent as application/json.")]
+    UnsupportedMediaType,
+    #[error("The request body is larger than 16 KiB.")]
+    PayloadTooLarge,
+    #[error("Some required fields are missing.")]
+    MissingFields(FieldErrors),
+    #[error("Some fields are invalid.")]
+    Validation(FieldErrors),
+    #[error("An account with this email address already exists.")]
+    EmailTaken,
+    #[error("The email address or password is incorrect.")]
+    InvalidCredentials,
+    #[error("The access token is missing, malformed, expired or revoked.")]
+    InvalidToken,
+    #[error("This action needs admin rights.")]
+    AdminRequired,
+    #[error("The user does not exist.")]
+    UserNotFound,
+    #[error("Too many failed login attempts. Try again later.")]
+    TooManyAttempts { retry_after_seconds: u64 },
+    #[error("The reset token is invalid, expired or already used.")]
+    InvalidResetToken,
+    #[error("The limit must be a whole number from 1 to 100.")]
+    InvalidLimit,
+    #[error("The cursor is not one this API issued.")]
+    InvalidCursor,
+    #[error("A service the API depends on is unavailable. Try again later.")]
+    Unavailable(#[source] BoxError),
+    #[error("An unexpected error occurred.")]
+    Unexpected(#[source] BoxError),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidJson
+            | Self::MissingFields(_)
+            | Self::Validation(_)
+            | Self::InvalidResetToken
+            | Self::InvalidLimit
+            | Self::InvalidCursor => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::InvalidCredentials | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::AdminRequired => StatusCode::FORBIDDEN,
+            Self::UserNotFound => StatusCode::NOT_FOUND,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson => "invalid_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::MissingFields(_) => "missing_fields",
+            Self::Validation(_) => "validation_failed",
+            Self::EmailTaken => "email_taken",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidToken => "invalid_token",
+            Self::AdminRequired => "admin_required",
+            Self::UserNotFound => "user_not_found",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::InvalidResetToken => "invalid_reset_token",
+            Self::InvalidLimit => "invalid_limit",
+            Self::InvalidCursor => "invalid_cursor",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Unexpected(_) => "internal_error",
+        }
+    }
+
+    pub fn fields(&self) -> Option<&FieldErrors> {
+        match self {
+            Self::MissingFields(fields) | Self::Validation(fields) => Some(fields),
+            _ => None,
+        }
+    }
+
+    pub fn unexpected(cause: impl Into<BoxError>) -> Self {
+        Self::Unexpected(cause.into())
+    }
+
+    /// A validation error for the fields whose check failed; `None` entries passed.
+    pub fn invalid_fields<'a>(
+        checks: impl IntoIterator<Item = (&'a str, Option<impl ToString>)>,
+    ) -> Self {
+        Self::Validation(
+            checks
+                .into_iter()
+                .filter_map(|(field, problem)| Some((field.to_owned(), problem?.to_string())))
+                .collect(),
+        )
+    }
+}
+
+/// The error and every cause beneath it on one line, for the log.
+pub fn cause_chain(error: &dyn StdError) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(chain, ": {cause}");
+        source = cause.source();
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_cause_chain_names_every_layer() {
+        let error = ApiError::unexpected(Outer(std::io::Error::other("inner")));
+        assert_eq!(cause_chain(&error), "An unexpected error occurred.: outer: inner");
+    }
+
+    #[test]
+    fn invalid_fields_keeps_only_failed_checks() {
+        let error = ApiError::invalid_fields([("email", Some("is not valid")), ("name", None)]);
+        let fields = error.fields().unwrap();
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields["email"], "is not valid");
+    }
+}

@@ -1,0 +1,24 @@
+//! The one way a function binary starts: logging, state built once per cold
+//! start, then the Lambda runtime loop.
+
+use std::future::Future;
+
+use lambda_http::{Body, Error, Request, Response, service_fn};
+
+use crate::state::AppState;
+use crate::telemetry;
+
+pub async fn run<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(&'static AppState, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, Error>> + Send,
+{
+    telemetry::init();
+    let state = AppState::from_env().await.inspect_err(|error| {
+        tracing::error!(cause = %error, "the function could not start");
+    })?;
+    // The state lives as long as the process, which is what a Lambda
+    // execution environment is; leaking it lets every invocation borrow it.
+    let state: &'static AppState = Box::leak(Box::new(state));
+    lambda_http::run(service_fn(|request| handler(state, request))).await
+}

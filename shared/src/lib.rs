@@ -1,0 +1,18 @@
+//! The library every function links: configuration, the error type and its
+//! single mapping to responses, domain types, password hashing, access tokens,
+//! the DynamoDB user store and the HTTP request/response helpers.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod lambda;
+pub mod password;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod token;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use state::AppState;

@@ -1,0 +1,58 @@
+//! What a function builds once per cold start and shares across invocations.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use lambda_http::Request;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::bearer_token;
+use crate::store::UserStore;
+use crate::token::{TokenKeys, VerifiedToken};
+
+pub struct AppState {
+    pub config: Config,
+    pub store: UserStore,
+    pub tokens: TokenKeys,
+}
+
+impl AppState {
+    pub fn new(config: Config, aws: &SdkConfig) -> Self {
+        let store = UserStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
+        let tokens = TokenKeys::new(&config);
+        Self { config, store, tokens }
+    }
+
+    pub async fn from_env() -> Result<Self, lambda_http::Error> {
+        let config = Config::from_env()?;
+        let aws = aws_defaults().load().await;
+        Ok(Self::new(config, &aws))
+    }
+
+    /// The verified bearer token of the request.
+    pub fn authenticate(&self, request: &Request) -> Result<VerifiedToken, ApiError> {
+        self.tokens.verify(bearer_token(request)?)
+    }
+}
+
+/// The AWS SDK settings every client uses. Credentials, region and endpoints
+/// come from the standard environment variables (`AWS_ENDPOINT_URL_DYNAMODB`
+/// points the functions at DynamoDB Local), so no code knows about emulators.
+///
+/// The timeouts keep a dependency outage a prompt 503 instead of a request
+/// that hangs until the Lambda timeout: a connection gets 1 s, an attempt 1 s,
+/// and the whole call, retries included, 2.5 s.
+pub fn aws_defaults() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .operation_timeout(Duration::from_millis(2500))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+}
