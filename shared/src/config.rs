@@ -137,7 +137,13 @@ mod tests {
                 ("ACCESS_TOKEN_TTL_SECONDS", ttl),
             ]))
             .unwrap_err();
-            assert!(matches!(err, ConfigError::Invalid { name: "ACCESS_TOKEN_TTL_SECONDS", .. }));
+            assert!(matches!(
+                err,
+                ConfigError::Invalid {
+                    name: "ACCESS_TOKEN_TTL_SECONDS",
+                    ..
+                }
+            ));
         }
     }
 

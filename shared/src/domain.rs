@@ -48,7 +48,9 @@ impl Email {
     }
 
     fn local_part(&self) -> &str {
-        self.0.split_once('@').map_or(self.0.as_str(), |(local, _)| local)
+        self.0
+            .split_once('@')
+            .map_or(self.0.as_str(), |(local, _)| local)
     }
 }
 
@@ -155,14 +157,28 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Ada@Example.IO ").unwrap().as_str(), "ada@example.io");
+        assert_eq!(
+            Email::parse("  Ada@Example.IO ").unwrap().as_str(),
+            "ada@example.io"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
         for raw in [
-            "", "   ", "plain", "@example.com", "a@b", "a@@b.io", "a@b@c.io", "a b@c.io",
-            "a@b .io", "a@.io", "a@b.", "a@b..io", "a\u{7}@b.io",
+            "",
+            "   ",
+            "plain",
+            "@example.com",
+            "a@b",
+            "a@@b.io",
+            "a@b@c.io",
+            "a b@c.io",
+            "a@b .io",
+            "a@.io",
+            "a@b.",
+            "a@b..io",
+            "a\u{7}@b.io",
         ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} should be refused");
         }
@@ -178,7 +194,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(UserName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
+        assert_eq!(
+            UserName::parse("  Ada Lovelace ").unwrap().as_str(),
+            "Ada Lovelace"
+        );
         assert!(UserName::parse("").is_err());
         assert!(UserName::parse(" \t ").is_err());
         assert!(UserName::parse(&"é".repeat(100)).is_ok());
@@ -222,7 +241,11 @@ mod tests {
         let lines: Vec<&str> = COMMON_PASSWORDS.lines().collect();
         assert!(lines.len() > 3000);
         assert!(lines.windows(2).all(|pair| pair[0] < pair[1]));
-        assert!(lines.iter().all(|line| line.chars().count() >= MIN_PASSWORD_CHARS));
+        assert!(
+            lines
+                .iter()
+                .all(|line| line.chars().count() >= MIN_PASSWORD_CHARS)
+        );
     }
 
     #[test]

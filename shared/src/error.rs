@@ -139,7 +139,10 @@ mod tests {
     #[test]
     fn the_cause_chain_names_every_layer() {
         let error = ApiError::unexpected(Outer(std::io::Error::other("inner")));
-        assert_eq!(cause_chain(&error), "An unexpected error occurred.: outer: inner");
+        assert_eq!(
+            cause_chain(&error),
+            "An unexpected error occurred.: outer: inner"
+        );
     }
 
     #[test]

@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use lambda_http::http::StatusCode;
 use lambda_http::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
     X_CONTENT_TYPE_OPTIONS,
 };
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -139,7 +139,10 @@ pub fn bearer_token(request: &Request) -> Result<&str, ApiError> {
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .ok_or(ApiError::InvalidToken)?;
-    let (scheme, token) = header.trim().split_once(' ').ok_or(ApiError::InvalidToken)?;
+    let (scheme, token) = header
+        .trim()
+        .split_once(' ')
+        .ok_or(ApiError::InvalidToken)?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer")
         || token.is_empty()
@@ -152,9 +155,15 @@ pub fn bearer_token(request: &Request) -> Result<&str, ApiError> {
 }
 
 /// A JSON success response.
-pub fn json_response(status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, ApiError> {
+pub fn json_response(
+    status: StatusCode,
+    body: &impl Serialize,
+) -> Result<Response<Body>, ApiError> {
     let json = serde_json::to_string(body).map_err(ApiError::unexpected)?;
-    Ok(with_standard_headers(Response::builder().status(status), json))
+    Ok(with_standard_headers(
+        Response::builder().status(status),
+        json,
+    ))
 }
 
 #[derive(Serialize)]
@@ -186,10 +195,18 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
             "request failed"
         );
     } else {
-        tracing::info!(status = status.as_u16(), code = error.code(), "request refused");
+        tracing::info!(
+            status = status.as_u16(),
+            code = error.code(),
+            "request refused"
+        );
     }
 
-    let body = ErrorBody { error: error.to_string(), code: error.code(), fields: error.fields() };
+    let body = ErrorBody {
+        error: error.to_string(),
+        code: error.code(),
+        fields: error.fields(),
+    };
     // Serialising owned strings and a string map cannot fail; the fallback keeps
     // the contract even so.
     let json = serde_json::to_string(&body).unwrap_or_else(|_| {
@@ -198,23 +215,26 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     let mut builder = Response::builder().status(status);
     match error {
         ApiError::InvalidToken => builder = builder.header(WWW_AUTHENTICATE, "Bearer"),
-        ApiError::TooManyAttempts { retry_after_seconds } => {
-            builder = builder.header(RETRY_AFTER, retry_after_seconds)
-        }
+        ApiError::TooManyAttempts {
+            retry_after_seconds,
+        } => builder = builder.header(RETRY_AFTER, retry_after_seconds),
         _ => {}
     }
     with_standard_headers(builder, json)
 }
 
-fn with_standard_headers(builder: lambda_http::http::response::Builder, json: String) -> Response<Body> {
+fn with_standard_headers(
+    builder: lambda_http::http::response::Builder,
+    json: String,
+) -> Response<Body> {
     let headers = [
         (CONTENT_TYPE, "application/json"),
         (CACHE_CONTROL, "no-store"),
         (X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ];
-    let builder = headers
-        .into_iter()
-        .fold(builder, |builder, (name, value)| builder.header(name, value));
+    let builder = headers.into_iter().fold(builder, |builder, (name, value)| {
+        builder.header(name, value)
+    });
     builder.body(Body::Text(json)).unwrap_or_else(|_| {
         // Only reachable with an invalid header value, which the constants above are not.
         let mut response = Response::new(Body::Text(String::new()));
@@ -229,7 +249,9 @@ mod tests {
     use lambda_http::http;
 
     fn request(content_type: Option<&str>, body: &str) -> Request {
-        let mut builder = http::Request::builder().method("POST").uri("/v1/api/register");
+        let mut builder = http::Request::builder()
+            .method("POST")
+            .uri("/v1/api/register");
         if let Some(content_type) = content_type {
             builder = builder.header(CONTENT_TYPE, content_type);
         }
@@ -248,7 +270,12 @@ mod tests {
 
     #[test]
     fn other_media_types_are_refused() {
-        for content_type in ["text/plain", "application/jsonx", "application/x-www-form-urlencoded", ""] {
+        for content_type in [
+            "text/plain",
+            "application/jsonx",
+            "application/x-www-form-urlencoded",
+            "",
+        ] {
             assert!(matches!(
                 parse(Some(content_type), r#"{"email":"a"}"#),
                 Err(ApiError::UnsupportedMediaType)
@@ -258,15 +285,29 @@ mod tests {
 
     #[test]
     fn bodies_that_are_not_json_objects_are_invalid_json() {
-        for body in ["", "null", "[]", "\"x\"", "5", "{", "{\"email\":\"a\"} trailing"] {
-            assert!(matches!(parse(None, body), Err(ApiError::InvalidJson)), "{body:?}");
+        for body in [
+            "",
+            "null",
+            "[]",
+            "\"x\"",
+            "5",
+            "{",
+            "{\"email\":\"a\"} trailing",
+        ] {
+            assert!(
+                matches!(parse(None, body), Err(ApiError::InvalidJson)),
+                "{body:?}"
+            );
         }
     }
 
     #[test]
     fn oversized_bodies_are_refused_before_parsing() {
         let body = format!(r#"{{"email":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
-        assert!(matches!(parse(Some("text/plain"), &body), Err(ApiError::PayloadTooLarge)));
+        assert!(matches!(
+            parse(Some("text/plain"), &body),
+            Err(ApiError::PayloadTooLarge)
+        ));
     }
 
     #[test]
@@ -298,17 +339,35 @@ mod tests {
 
     #[test]
     fn bearer_scheme_is_case_insensitive() {
-        assert_eq!(bearer_token(&with_authorization("bearer abc.def.ghi")).unwrap(), "abc.def.ghi");
-        assert_eq!(bearer_token(&with_authorization("BEARER abc")).unwrap(), "abc");
+        assert_eq!(
+            bearer_token(&with_authorization("bearer abc.def.ghi")).unwrap(),
+            "abc.def.ghi"
+        );
+        assert_eq!(
+            bearer_token(&with_authorization("BEARER abc")).unwrap(),
+            "abc"
+        );
     }
 
     #[test]
     fn other_schemes_and_empty_tokens_are_invalid() {
-        for value in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer a b", "abc"] {
-            assert!(matches!(bearer_token(&with_authorization(value)), Err(ApiError::InvalidToken)));
+        for value in [
+            "Basic dXNlcjpwYXNz",
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "abc",
+        ] {
+            assert!(matches!(
+                bearer_token(&with_authorization(value)),
+                Err(ApiError::InvalidToken)
+            ));
         }
         let no_header = http::Request::builder().body(Body::Empty).unwrap();
-        assert!(matches!(bearer_token(&no_header), Err(ApiError::InvalidToken)));
+        assert!(matches!(
+            bearer_token(&no_header),
+            Err(ApiError::InvalidToken)
+        ));
     }
 
     #[test]
@@ -326,7 +385,9 @@ mod tests {
     #[test]
     fn server_errors_hide_their_cause() {
         let response = respond(Err(ApiError::unexpected("table users-prod: secret detail")));
-        let body = std::str::from_utf8(response.body().as_ref()).unwrap().to_owned();
+        let body = std::str::from_utf8(response.body().as_ref())
+            .unwrap()
+            .to_owned();
         assert_eq!(response.status(), 500);
         assert!(!body.contains("secret detail"), "{body}");
     }

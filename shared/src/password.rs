@@ -20,7 +20,8 @@ pub const PARALLELISM: u32 = 1;
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$2dnSt2VUo1XhF+sbzt9/yQ$3c+LKDI8MZf6XgTaIrcyLeT7jEyqBhqKw6GL6BRGKxo";
 
 fn hasher() -> Result<Argon2<'static>, ApiError> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(ApiError::unexpected)?;
+    let params =
+        Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(ApiError::unexpected)?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -71,8 +72,16 @@ mod tests {
     async fn a_hash_verifies_its_own_password_only() {
         let phc = hash(secret("correct horse battery")).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(verify(secret("correct horse battery"), Some(phc.clone())).await.unwrap());
-        assert!(!verify(secret("wrong horse battery"), Some(phc)).await.unwrap());
+        assert!(
+            verify(secret("correct horse battery"), Some(phc.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify(secret("wrong horse battery"), Some(phc))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -85,7 +94,10 @@ mod tests {
         let parsed = PasswordHash::new(DUMMY_HASH).unwrap();
         let params = Params::try_from(&parsed).unwrap();
         assert_eq!(parsed.algorithm.as_str(), "argon2id");
-        assert_eq!((params.m_cost(), params.t_cost(), params.p_cost()), (MEMORY_KIB, ITERATIONS, PARALLELISM));
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (MEMORY_KIB, ITERATIONS, PARALLELISM)
+        );
     }
 
     #[tokio::test]

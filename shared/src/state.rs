@@ -23,7 +23,11 @@ impl AppState {
     pub fn new(config: Config, aws: &SdkConfig) -> Self {
         let store = UserStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
         let tokens = TokenKeys::new(&config);
-        Self { config, store, tokens }
+        Self {
+            config,
+            store,
+            tokens,
+        }
     }
 
     pub async fn from_env() -> Result<Self, lambda_http::Error> {

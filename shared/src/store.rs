@@ -72,7 +72,10 @@ pub struct UserStore {
 
 impl UserStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// Creates the user and claims its email in one transaction:
@@ -133,7 +136,10 @@ impl UserStore {
     }
 
     /// The user registered with `email` and its password hash, if any.
-    pub async fn find_credentials(&self, email: &Email) -> Result<Option<UserCredentials>, ApiError> {
+    pub async fn find_credentials(
+        &self,
+        email: &Email,
+    ) -> Result<Option<UserCredentials>, ApiError> {
         let Some(claim) = self.get_item(email_pk(email), EMAIL_SK).await? else {
             return Ok(None);
         };
@@ -274,7 +280,11 @@ where
         _ => false,
     };
     let cause: BoxError = Box::new(error);
-    if unavailable { ApiError::Unavailable(cause) } else { ApiError::Unexpected(cause) }
+    if unavailable {
+        ApiError::Unavailable(cause)
+    } else {
+        ApiError::Unexpected(cause)
+    }
 }
 
 #[cfg(test)]
@@ -295,14 +305,20 @@ mod tests {
     #[test]
     fn a_user_survives_the_trip_through_an_item() {
         let user = sample_user();
-        assert_eq!(user_from_item(&user_item(&user, "$argon2id$...")).unwrap(), user);
+        assert_eq!(
+            user_from_item(&user_item(&user, "$argon2id$...")).unwrap(),
+            user
+        );
     }
 
     #[test]
     fn an_item_missing_an_attribute_is_an_unexpected_error() {
         let mut item = user_item(&sample_user(), "$argon2id$...");
         item.remove("email");
-        assert!(matches!(user_from_item(&item), Err(ApiError::Unexpected(_))));
+        assert!(matches!(
+            user_from_item(&item),
+            Err(ApiError::Unexpected(_))
+        ));
     }
 
     #[test]
@@ -310,7 +326,10 @@ mod tests {
         let json = serde_json::to_value(sample_user()).unwrap();
         let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
         keys.sort();
-        assert_eq!(keys, ["admin", "created_at", "email", "id", "name", "updated_at"]);
+        assert_eq!(
+            keys,
+            ["admin", "created_at", "email", "id", "name", "updated_at"]
+        );
         assert_eq!(json["created_at"], "1970-01-01T00:00:00Z");
     }
 }

@@ -9,8 +9,13 @@ use tracing_subscriber::EnvFilter;
 /// Crates whose debug output could include request or response payloads (and
 /// so emails or hashes) stay quiet whatever `RUST_LOG` says. The runtime stays
 /// at `info`: its invocation span is what carries the request id.
-const QUIET_DEPENDENCIES: [&str; 5] =
-    ["aws_smithy_runtime=warn", "aws_config=warn", "aws_sdk_dynamodb=warn", "hyper=warn", "lambda_runtime=info"];
+const QUIET_DEPENDENCIES: [&str; 5] = [
+    "aws_smithy_runtime=warn",
+    "aws_config=warn",
+    "aws_sdk_dynamodb=warn",
+    "hyper=warn",
+    "lambda_runtime=info",
+];
 
 pub fn init() {
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

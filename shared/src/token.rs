@@ -76,7 +76,10 @@ impl TokenKeys {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::unexpected)?;
-        Ok(IssuedToken { token: SecretString::from(token), expires_in: self.ttl_seconds })
+        Ok(IssuedToken {
+            token: SecretString::from(token),
+            expires_in: self.ttl_seconds,
+        })
     }
 
     /// Any failure is the same `InvalidToken`: the client learns nothing about
@@ -121,8 +124,12 @@ mod tests {
     const SECRET: &str = "an-example-secret-of-32-bytes-or-more";
 
     fn sign(claims: &serde_json::Value, algorithm: Algorithm, secret: &str) -> String {
-        jsonwebtoken::encode(&Header::new(algorithm), claims, &EncodingKey::from_secret(secret.as_bytes()))
-            .unwrap()
+        jsonwebtoken::encode(
+            &Header::new(algorithm),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
     }
 
     fn claims_now(user_id: &UserId) -> serde_json::Value {
@@ -145,8 +152,12 @@ mod tests {
     fn each_token_has_its_own_id() {
         let keys = TokenKeys::new(&config(SECRET, "user-api"));
         let user_id = UserId::generate();
-        let first = keys.verify(keys.issue(&user_id).unwrap().token.expose_secret()).unwrap();
-        let second = keys.verify(keys.issue(&user_id).unwrap().token.expose_secret()).unwrap();
+        let first = keys
+            .verify(keys.issue(&user_id).unwrap().token.expose_secret())
+            .unwrap();
+        let second = keys
+            .verify(keys.issue(&user_id).unwrap().token.expose_secret())
+            .unwrap();
         assert_ne!(first.token_id, second.token_id);
     }
 
@@ -155,11 +166,28 @@ mod tests {
         let keys = TokenKeys::new(&config(SECRET, "user-api"));
         let user_id = UserId::generate();
         let claims = claims_now(&user_id);
-        assert!(keys.verify(&sign(&claims, Algorithm::HS256, SECRET)).is_ok());
-        assert!(keys.verify(&sign(&claims, Algorithm::HS512, SECRET)).is_err());
-        assert!(keys.verify(&sign(&claims, Algorithm::HS256, "another-secret-of-32-bytes-or-more!")).is_err());
+        assert!(
+            keys.verify(&sign(&claims, Algorithm::HS256, SECRET))
+                .is_ok()
+        );
+        assert!(
+            keys.verify(&sign(&claims, Algorithm::HS512, SECRET))
+                .is_err()
+        );
+        assert!(
+            keys.verify(&sign(
+                &claims,
+                Algorithm::HS256,
+                "another-secret-of-32-bytes-or-more!"
+            ))
+            .is_err()
+        );
         let other_issuer = TokenKeys::new(&config(SECRET, "someone-else"));
-        assert!(other_issuer.verify(&sign(&claims, Algorithm::HS256, SECRET)).is_err());
+        assert!(
+            other_issuer
+                .verify(&sign(&claims, Algorithm::HS256, SECRET))
+                .is_err()
+        );
     }
 
     #[test]
@@ -168,11 +196,18 @@ mod tests {
         let user_id = UserId::generate();
         let mut expired = claims_now(&user_id);
         expired["exp"] = serde_json::json!(unix_now() - 60);
-        assert!(keys.verify(&sign(&expired, Algorithm::HS256, SECRET)).is_err());
+        assert!(
+            keys.verify(&sign(&expired, Algorithm::HS256, SECRET))
+                .is_err()
+        );
         for claim in ["sub", "iat", "exp", "jti", "iss"] {
             let mut partial = claims_now(&user_id);
             partial.as_object_mut().unwrap().remove(claim);
-            assert!(keys.verify(&sign(&partial, Algorithm::HS256, SECRET)).is_err(), "without {claim}");
+            assert!(
+                keys.verify(&sign(&partial, Algorithm::HS256, SECRET))
+                    .is_err(),
+                "without {claim}"
+            );
         }
     }
 
@@ -186,10 +221,14 @@ mod tests {
 
     /// Base64url without padding, enough for a test that must build a token by hand.
     fn base64url(bytes: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
             for i in 0..=chunk.len() {
                 out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
             }

@@ -19,6 +19,10 @@ pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body
 
 async fn get_user(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
     let token = state.authenticate(request)?;
-    let user = state.store.find_by_id(&token.user_id).await?.ok_or(ApiError::UserNotFound)?;
+    let user = state
+        .store
+        .find_by_id(&token.user_id)
+        .await?
+        .ok_or(ApiError::UserNotFound)?;
     json_response(StatusCode::OK, &Profile { user })
 }

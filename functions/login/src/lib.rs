@@ -41,7 +41,6 @@ async fn login(state: &AppState, request: &Request) -> Result<Response<Body>, Ap
     };
     let verified = password::verify(password, stored_hash).await?;
     let Some(user) = user.filter(|_| verified) else {
-        tracing::info!("login refused");
         return Err(ApiError::InvalidCredentials);
     };
 

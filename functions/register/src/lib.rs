@@ -42,10 +42,20 @@ async fn register(state: &AppState, request: &Request) -> Result<Response<Body>,
     };
 
     let password_hash = password::hash(password.into_secret()).await?;
-    let user = state.store.create_user(NewUser { email, name, password_hash }).await?;
+    let user = state
+        .store
+        .create_user(NewUser {
+            email,
+            name,
+            password_hash,
+        })
+        .await?;
     tracing::info!(user_id = %user.id, "user registered");
     json_response(
         StatusCode::CREATED,
-        &Registered { message: "User registered successfully", user },
+        &Registered {
+            message: "User registered successfully",
+            user,
+        },
     )
 }

@@ -26,7 +26,10 @@ pub const INDEX_PROJECTED_ATTRIBUTES: [&str; 6] =
 pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, BoxError> {
     match client.describe_table().table_name(table).send().await {
         Ok(_) => return Ok(false),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) => {}
         Err(error) => return Err(error.into()),
     }
     create_table(client, table).await?;
@@ -35,7 +38,10 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, BoxError
 
 pub async fn create_table(client: &Client, table: &str) -> Result<(), BoxError> {
     let key = |name: &str, key_type| {
-        KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
     };
     let string_attribute = |name: &str| {
         AttributeDefinition::builder()
@@ -51,7 +57,10 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), BoxError> 
             Projection::builder()
                 .projection_type(ProjectionType::Include)
                 .set_non_key_attributes(Some(
-                    INDEX_PROJECTED_ATTRIBUTES.iter().map(|name| (*name).to_owned()).collect(),
+                    INDEX_PROJECTED_ATTRIBUTES
+                        .iter()
+                        .map(|name| (*name).to_owned())
+                        .collect(),
                 ))
                 .build(),
         )

@@ -1,0 +1,49 @@
+# Two commands matter: `make dev` serves the whole API locally, `make test`
+# runs every check. Both install what is missing first.
+SHELL := bash
+.DEFAULT_GOAL := help
+
+# Dummy credentials and no instance metadata: the AWS SDK must never look
+# beyond the local emulators.
+export AWS_ACCESS_KEY_ID ?= test
+export AWS_SECRET_ACCESS_KEY ?= test
+export AWS_REGION ?= us-east-1
+export AWS_EC2_METADATA_DISABLED := true
+
+VENV := .venv
+PYTHON_TOOLS := $(VENV)/.installed
+NODE_TOOLS := tools/node_modules/.installed
+SYSTEM_TOOLS := .local/.system-checked
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help dev test tools clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+dev: tools ## Serve the whole API on 127.0.0.1:9000 (Ctrl-C stops it)
+	tools/dev.sh
+
+test: $(SYSTEM_TOOLS) $(NODE_TOOLS) ## fmt, clippy, unit and integration tests
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace
+
+tools: $(SYSTEM_TOOLS) $(NODE_TOOLS) $(PYTHON_TOOLS) ## Install the pinned dev tools
+
+$(SYSTEM_TOOLS):
+	tools/ensure-system.sh
+	@mkdir -p $(@D) && touch $@
+
+$(NODE_TOOLS): tools/package.json tools/package-lock.json | $(SYSTEM_TOOLS)
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(PYTHON_TOOLS): tools/requirements.txt | $(SYSTEM_TOOLS)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	@touch $@
+
+clean: ## Remove build output, installed tools and local data
+	cargo clean
+	rm -rf $(VENV) tools/node_modules .local

