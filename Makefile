@@ -1,6 +1,7 @@
 # Two commands matter: `make dev` serves the whole API locally, `make test`
 # runs every check. Both install what is missing first.
 SHELL := bash
+.SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
 
 # Dummy credentials and no instance metadata: the AWS SDK must never look
@@ -16,7 +17,7 @@ NODE_TOOLS := tools/node_modules/.installed
 SYSTEM_TOOLS := .local/.system-checked
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help dev test tools clean
+.PHONY: help dev test admin tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,7 +28,13 @@ dev: tools ## Serve the whole API on 127.0.0.1:9000 (Ctrl-C stops it)
 test: $(SYSTEM_TOOLS) $(NODE_TOOLS) ## fmt, clippy, unit and integration tests
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo test --workspace
+	@mkdir -p target
+	cargo test --workspace 2>&1 | tee target/test-output.log
+	@awk '/^test result:/ {passed += $$4; failed += $$6} END {printf "tests: %d passed, %d failed\n", passed, failed}' target/test-output.log
+
+admin: ## users-admin on the local stack, e.g. make admin ARGS="promote ada@example.com"
+	@test -f .local/dev.env || { echo "No .local/dev.env yet: run make dev first (it writes it)." >&2; exit 1; }
+	set -a && source .local/dev.env && set +a && cargo run --quiet -p users-admin -- $(ARGS)
 
 tools: $(SYSTEM_TOOLS) $(NODE_TOOLS) $(PYTHON_TOOLS) ## Install the pinned dev tools
 

@@ -79,7 +79,7 @@ node tools/node_modules/aws-ses-v2-local/dist/cli.js --host 127.0.0.1 --port "$S
 pids+=($!)
 
 echo "Building the functions (the first build takes a few minutes)..."
-cargo build --quiet -p users-admin -p register -p login -p get-user
+cargo build --quiet --workspace --bins
 wait_for_port "$DYNAMODB_PORT" "DynamoDB Local" "$LOCAL/dynamodb.log"
 wait_for_port "$SES_PORT" "The SES emulator" "$LOCAL/ses.log"
 cargo run --quiet -p users-admin -- create-table
@@ -95,7 +95,9 @@ cat <<MSG
 MSG
 # cargo lambda logs each spawn with its environment, JWT secret included, at
 # info: keep its own log to warnings (the functions get RUST_LOG from the env file).
-RUST_LOG=warn cargo lambda watch --quiet -A 127.0.0.1 -P "$API_PORT" \
+# Its file watcher runs out of inotify watches on this tree (target/, .venv,
+# node_modules), so reloading is off: restart make dev after changing code.
+RUST_LOG=warn cargo lambda watch --quiet --ignore-changes -A 127.0.0.1 -P "$API_PORT" \
   --env-file "$ENV_FILE" --concurrency "$CONCURRENCY" &
 pids+=($!)
 wait "${pids[-1]}"

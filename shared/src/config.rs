@@ -13,6 +13,10 @@ pub const DEFAULT_JWT_ISSUER: &str = "user-api";
 /// that a stolen token does not outlive a working day.
 const ACCESS_TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
 
+pub const DEFAULT_RESET_TOKEN_TTL_SECONDS: u64 = 30 * 60;
+/// A reset token lives at most an hour: it is as good as the password.
+const RESET_TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=3600;
+
 #[derive(Clone)]
 pub struct Config {
     pub table_name: String,
@@ -69,6 +73,44 @@ impl Config {
             jwt_secret: SecretString::from(jwt_secret),
             jwt_issuer,
             access_token_ttl_seconds,
+        })
+    }
+}
+
+/// What the reset-request function needs; it holds no JWT secret.
+#[derive(Debug, Clone)]
+pub struct ResetRequestConfig {
+    pub table_name: String,
+    pub ses_from_address: String,
+    pub reset_url_base: Option<String>,
+    pub reset_token_ttl_seconds: u64,
+}
+
+impl ResetRequestConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let non_empty = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let reset_token_ttl_seconds = match non_empty("RESET_TOKEN_TTL_SECONDS") {
+            None => DEFAULT_RESET_TOKEN_TTL_SECONDS,
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ttl| RESET_TOKEN_TTL_RANGE.contains(ttl))
+                .ok_or(ConfigError::Invalid {
+                    name: "RESET_TOKEN_TTL_SECONDS",
+                    reason: "it must be a whole number of seconds from 60 to 3600",
+                })?,
+        };
+        Ok(Self {
+            table_name: non_empty("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
+            ses_from_address: non_empty("SES_FROM_ADDRESS")
+                .ok_or(ConfigError::Missing("SES_FROM_ADDRESS"))?,
+            reset_url_base: non_empty("RESET_URL_BASE"),
+            reset_token_ttl_seconds,
         })
     }
 }
@@ -144,6 +186,25 @@ mod tests {
                     ..
                 }
             ));
+        }
+    }
+
+    #[test]
+    fn the_reset_token_lifetime_is_at_most_an_hour() {
+        let base = [
+            ("TABLE_NAME", "users"),
+            ("SES_FROM_ADDRESS", "no-reply@example.com"),
+        ];
+        let config = ResetRequestConfig::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(config.reset_token_ttl_seconds, 1800);
+        assert_eq!(config.reset_url_base, None);
+        for ttl in ["3601", "59", "half an hour"] {
+            let mut pairs = base.to_vec();
+            pairs.push(("RESET_TOKEN_TTL_SECONDS", ttl));
+            assert!(
+                ResetRequestConfig::from_lookup(lookup(&pairs)).is_err(),
+                "{ttl}"
+            );
         }
     }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use lambda_http::http::StatusCode;
 
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -114,6 +115,36 @@ impl ApiError {
                 .filter_map(|(field, problem)| Some((field.to_owned(), problem?.to_string())))
                 .collect(),
         )
+    }
+}
+
+/// An AWS service (DynamoDB, SES) out of reach, or throttling past the SDK's retries, is 503;
+/// anything else from the SDK is unexpected (500). Either way the cause is
+/// kept for the log and never shown to the client.
+pub fn sdk_error<E, R>(error: SdkError<E, R>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let unavailable = match &error {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        SdkError::ServiceError(service) => matches!(
+            service.err().code(),
+            Some(
+                "ThrottlingException"
+                    | "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+            )
+        ),
+        _ => false,
+    };
+    let cause: BoxError = Box::new(error);
+    if unavailable {
+        ApiError::Unavailable(cause)
+    } else {
+        ApiError::Unexpected(cause)
     }
 }
 

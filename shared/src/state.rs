@@ -10,13 +10,20 @@ use lambda_http::Request;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::bearer_token;
-use crate::store::UserStore;
+use crate::store::{StoredUser, UserStore};
 use crate::token::{TokenKeys, VerifiedToken};
 
 pub struct AppState {
     pub config: Config,
     pub store: UserStore,
     pub tokens: TokenKeys,
+}
+
+/// A request whose bearer token passed every check, with its user as stored now.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub token: VerifiedToken,
+    pub user: StoredUser,
 }
 
 impl AppState {
@@ -36,9 +43,19 @@ impl AppState {
         Ok(Self::new(config, &aws))
     }
 
-    /// The verified bearer token of the request.
-    pub fn authenticate(&self, request: &Request) -> Result<VerifiedToken, ApiError> {
-        self.tokens.verify(bearer_token(request)?)
+    /// Checks the bearer token: signature, algorithm, claims, then, in one
+    /// read, that its user still exists, that it was not revoked by a logout
+    /// and that no password reset came after it. Any failure is `InvalidToken`.
+    pub async fn authenticate(&self, request: &Request) -> Result<Authenticated, ApiError> {
+        let token = self.tokens.verify(bearer_token(request)?)?;
+        let session = self.store.session(&token.user_id, &token.token_id).await?;
+        match session.user {
+            Some(user) if !session.revoked && user.token_version == token.token_version => {
+                tracing::Span::current().record("user_id", user.user.id.as_str());
+                Ok(Authenticated { token, user })
+            }
+            _ => Err(ApiError::InvalidToken),
+        }
     }
 }
 

@@ -2,37 +2,46 @@
 //!
 //! One table holds every kind of item, keyed by `pk` and `sk`:
 //!
-//! | item        | pk                | sk      | other attributes |
-//! |-------------|-------------------|---------|------------------|
-//! | user        | `USER#<id>`       | `USER`  | id, email, name, admin, created_at, updated_at, password_hash, list_pk = `USER`, list_sk = id |
-//! | email claim | `EMAIL#<email>`   | `EMAIL` | user_id |
+//! | item          | pk               | sk              | other attributes |
+//! |---------------|------------------|-----------------|------------------|
+//! | user          | `USER#<id>`      | `USER`          | id, email, name, admin, created_at, updated_at, password_hash, token_version, reset_token_hash?, reset_sent_at?, list_pk = `USER`, list_sk = id |
+//! | email claim   | `EMAIL#<email>`  | `EMAIL`         | user_id |
+//! | revoked token | `USER#<id>`      | `REVOKED#<jti>` | expires_at (the token's `exp`) |
+//! | reset token   | `RESET#<sha256>` | `RESET`         | user_id, expires_at |
+//! | login lockout | `LOGIN#<email>`  | `LOGIN`         | failures, locked_until_ms?, expires_at |
 //!
 //! The email claim makes addresses unique: it is written in the same
-//! transaction as the user, on condition that it does not exist yet.
-//! User items alone carry `list_pk`/`list_sk`, so the `users_by_creation`
-//! index is sparse and lists users in creation order (ids are UUIDv7).
+//! transaction as the user, on condition that it does not exist yet. User
+//! items alone carry `list_pk`/`list_sk`, so the `users_by_creation` index is
+//! sparse and lists users in creation order (ids are UUIDv7). Every write that
+//! must stay consistent is one transaction or one conditional write. Expiry is
+//! checked in code; the TTL attribute `expires_at` only cleans up.
 
+mod lockout;
+mod reset;
 pub mod schema;
+mod sessions;
+mod users;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::Serialize;
 
 use crate::domain::{Email, UserId, UserName};
-use crate::error::{ApiError, BoxError};
-use crate::token::unix_now;
+use crate::error::{ApiError, sdk_error};
+
+pub use lockout::LoginLock;
+pub use reset::ResetTicket;
+pub use users::{ProfileChange, UserPage};
 
 type Item = HashMap<String, AttributeValue>;
 
-const USER_SK: &str = "USER";
-const EMAIL_SK: &str = "EMAIL";
-const USER_LIST_PK: &str = "USER";
 /// Real DynamoDB cancels a transaction that races another on the same item
 /// (`TransactionConflict`) instead of queueing it; a retry then sees the
 /// winner's write and fails its condition as it should.
@@ -49,12 +58,16 @@ pub struct User {
     pub updated_at: String,
 }
 
-/// A user with the password hash, for logging in. Not serialisable, so the
-/// hash cannot end up in a response.
-#[derive(Debug)]
-pub struct UserCredentials {
+/// A user with what only the service may see. Not serialisable, so none of
+/// it can end up in a response.
+#[derive(Debug, Clone)]
+pub struct StoredUser {
     pub user: User,
     pub password_hash: String,
+    /// Bumped by a password reset; tokens carry the version they were issued at.
+    pub token_version: u64,
+    pub reset_token_hash: Option<String>,
+    pub reset_sent_at: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -70,6 +83,13 @@ pub struct UserStore {
     table: String,
 }
 
+/// How a conditional transaction ended.
+enum Transaction {
+    Committed,
+    /// Cancelled because these items' conditions failed (by position).
+    ConditionFailed(Vec<bool>),
+}
+
 impl UserStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -78,97 +98,61 @@ impl UserStore {
         }
     }
 
-    /// Creates the user and claims its email in one transaction:
-    /// `EmailTaken` if the address is already claimed, and nothing written.
-    #[tracing::instrument(name = "Store a new user", skip_all, fields(user_id))]
-    pub async fn create_user(&self, new_user: NewUser) -> Result<User, ApiError> {
-        let now = rfc3339(unix_now());
-        let user = User {
-            id: UserId::generate(),
-            email: new_user.email,
-            name: new_user.name,
-            admin: false,
-            created_at: now.clone(),
-            updated_at: now,
-        };
-        tracing::Span::current().record("user_id", user.id.as_str());
-
-        let user_item = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(user_item(&user, &new_user.password_hash)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(ApiError::unexpected)?;
-        let claim_item = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(email_claim_item(&user.email, &user.id)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(ApiError::unexpected)?;
-
-        let mut attempt = 1;
-        loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(user_item.clone()).build())
-                .transact_items(TransactWriteItem::builder().put(claim_item.clone()).build())
-                .send()
-                .await;
-            let Err(error) = result else { return Ok(user) };
-            match cancellation_reasons(&error).as_deref() {
-                Some([_, "ConditionalCheckFailed"]) => return Err(ApiError::EmailTaken),
-                Some(reasons)
-                    if reasons.contains(&"TransactionConflict")
-                        && attempt < TRANSACTION_CONFLICT_ATTEMPTS =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
-                }
-                _ => return Err(sdk_error(error)),
-            }
-        }
-    }
-
-    pub async fn find_by_id(&self, id: &UserId) -> Result<Option<User>, ApiError> {
-        let item = self.get_item(user_pk(id), USER_SK).await?;
-        item.map(|item| user_from_item(&item)).transpose()
-    }
-
-    /// The user registered with `email` and its password hash, if any.
-    pub async fn find_credentials(
-        &self,
-        email: &Email,
-    ) -> Result<Option<UserCredentials>, ApiError> {
-        let Some(claim) = self.get_item(email_pk(email), EMAIL_SK).await? else {
-            return Ok(None);
-        };
-        let user_id = UserId::parse(&string_attr(&claim, "user_id")?)
-            .ok_or_else(|| ApiError::unexpected(MalformedItem("user_id")))?;
-        // A claim without its user can only be seen between the two writes of
-        // a delete; it is an unknown account, as it is about to be.
-        let Some(item) = self.get_item(user_pk(&user_id), USER_SK).await? else {
-            return Ok(None);
-        };
-        Ok(Some(UserCredentials {
-            user: user_from_item(&item)?,
-            password_hash: string_attr(&item, "password_hash")?,
-        }))
-    }
-
     async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, ApiError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk.to_owned()))
+            .set_key(Some(key(pk, sk)))
             .consistent_read(true)
             .send()
             .await
             .map_err(sdk_error)?;
         Ok(output.item)
     }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transaction, ApiError> {
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(Transaction::Committed),
+                Err(error) => error,
+            };
+            let Some(reasons) = cancellation_reasons(&error) else {
+                return Err(sdk_error(error));
+            };
+            if reasons.iter().any(|code| code == "TransactionConflict") {
+                if attempt < TRANSACTION_CONFLICT_ATTEMPTS {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                    continue;
+                }
+                return Err(ApiError::Unavailable(Box::new(error)));
+            }
+            if reasons.iter().any(|code| code == "ConditionalCheckFailed") {
+                return Ok(Transaction::ConditionFailed(
+                    reasons
+                        .iter()
+                        .map(|code| code == "ConditionalCheckFailed")
+                        .collect(),
+                ));
+            }
+            return Err(sdk_error(error));
+        }
+    }
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), s(sk)),
+    ])
 }
 
 fn user_pk(id: &UserId) -> String {
@@ -179,7 +163,7 @@ fn email_pk(email: &Email) -> String {
     format!("EMAIL#{}", email.as_str())
 }
 
-fn rfc3339(unix_seconds: u64) -> String {
+pub fn rfc3339(unix_seconds: u64) -> String {
     let seconds = i64::try_from(unix_seconds).unwrap_or(i64::MAX);
     DateTime::from_secs(seconds)
         .fmt(DateTimeFormat::DateTime)
@@ -190,36 +174,47 @@ fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
-fn user_item(user: &User, password_hash: &str) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), s(&user_pk(&user.id))),
-        ("sk".to_owned(), s(USER_SK)),
-        ("list_pk".to_owned(), s(USER_LIST_PK)),
-        ("list_sk".to_owned(), s(user.id.as_str())),
-        ("id".to_owned(), s(user.id.as_str())),
-        ("email".to_owned(), s(user.email.as_str())),
-        ("name".to_owned(), s(user.name.as_str())),
-        ("admin".to_owned(), AttributeValue::Bool(user.admin)),
-        ("created_at".to_owned(), s(&user.created_at)),
-        ("updated_at".to_owned(), s(&user.updated_at)),
-        ("password_hash".to_owned(), s(password_hash)),
-    ])
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
 }
 
-fn email_claim_item(email: &Email, user_id: &UserId) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), s(&email_pk(email))),
-        ("sk".to_owned(), s(EMAIL_SK)),
-        ("user_id".to_owned(), s(user_id.as_str())),
-    ])
+fn string_attr(item: &Item, name: &'static str) -> Result<String, ApiError> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(malformed(name)),
+    }
 }
 
-/// Items are written only by this module, so a value that does not parse
-/// is corrupt data: an unexpected error, never a panic.
+fn optional_number_attr(item: &Item, name: &'static str) -> Result<Option<u64>, ApiError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::N(value)) => value.parse().map(Some).map_err(|_| malformed(name)),
+        Some(_) => Err(malformed(name)),
+    }
+}
+
+fn number_attr(item: &Item, name: &'static str) -> Result<u64, ApiError> {
+    optional_number_attr(item, name)?.ok_or_else(|| malformed(name))
+}
+
+fn user_id_attr(item: &Item, name: &'static str) -> Result<UserId, ApiError> {
+    UserId::parse(&string_attr(item, name)?).ok_or_else(|| malformed(name))
+}
+
+/// Items are written only by this module, so a value that does not parse is
+/// corrupt data: an unexpected error with the attribute named, never a panic.
+fn malformed(attribute: &'static str) -> ApiError {
+    ApiError::unexpected(MalformedItem(attribute))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("a stored item has a missing or malformed attribute `{0}`")]
+struct MalformedItem(&'static str);
+
+/// The public user fields of an item (a user item or its index projection).
 fn user_from_item(item: &Item) -> Result<User, ApiError> {
-    let malformed = |attribute| ApiError::unexpected(MalformedItem(attribute));
     Ok(User {
-        id: UserId::parse(&string_attr(item, "id")?).ok_or_else(|| malformed("id"))?,
+        id: user_id_attr(item, "id")?,
         email: Email::parse(&string_attr(item, "email")?).map_err(|_| malformed("email"))?,
         name: UserName::parse(&string_attr(item, "name")?).map_err(|_| malformed("name"))?,
         admin: match item.get("admin") {
@@ -231,59 +226,31 @@ fn user_from_item(item: &Item) -> Result<User, ApiError> {
     })
 }
 
-fn string_attr(item: &Item, name: &'static str) -> Result<String, ApiError> {
-    match item.get(name) {
-        Some(AttributeValue::S(value)) => Ok(value.clone()),
-        _ => Err(ApiError::unexpected(MalformedItem(name))),
-    }
+fn stored_user_from_item(item: &Item) -> Result<StoredUser, ApiError> {
+    Ok(StoredUser {
+        user: user_from_item(item)?,
+        password_hash: string_attr(item, "password_hash")?,
+        token_version: number_attr(item, "token_version")?,
+        reset_token_hash: match item.get("reset_token_hash") {
+            None => None,
+            Some(_) => Some(string_attr(item, "reset_token_hash")?),
+        },
+        reset_sent_at: optional_number_attr(item, "reset_sent_at")?,
+    })
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("a stored item has a missing or malformed attribute `{0}`")]
-struct MalformedItem(&'static str);
 
 /// The per-item cancellation codes of a cancelled transaction ("None" where
 /// an item was fine), or `None` for any other error.
-fn cancellation_reasons<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<&str>> {
+fn cancellation_reasons<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<String>> {
     match error.as_service_error()? {
         TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(
             cancelled
                 .cancellation_reasons()
                 .iter()
-                .map(|reason| reason.code().unwrap_or("None"))
+                .map(|reason| reason.code().unwrap_or("None").to_owned())
                 .collect(),
         ),
         _ => None,
-    }
-}
-
-/// DynamoDB out of reach, or throttling past the SDK's retries, is 503;
-/// anything else from the SDK is unexpected (500). Either way the cause is
-/// kept for the log and never shown to the client.
-pub(crate) fn sdk_error<E, R>(error: SdkError<E, R>) -> ApiError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let unavailable = match &error {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
-        SdkError::ServiceError(service) => matches!(
-            service.err().code(),
-            Some(
-                "ThrottlingException"
-                    | "ProvisionedThroughputExceededException"
-                    | "RequestLimitExceeded"
-                    | "InternalServerError"
-                    | "ServiceUnavailable"
-            )
-        ),
-        _ => false,
-    };
-    let cause: BoxError = Box::new(error);
-    if unavailable {
-        ApiError::Unavailable(cause)
-    } else {
-        ApiError::Unexpected(cause)
     }
 }
 
@@ -291,7 +258,7 @@ where
 mod tests {
     use super::*;
 
-    fn sample_user() -> User {
+    pub(super) fn sample_user() -> User {
         User {
             id: UserId::generate(),
             email: Email::parse("ada@example.com").unwrap(),
@@ -305,15 +272,15 @@ mod tests {
     #[test]
     fn a_user_survives_the_trip_through_an_item() {
         let user = sample_user();
-        assert_eq!(
-            user_from_item(&user_item(&user, "$argon2id$...")).unwrap(),
-            user
-        );
+        let stored = stored_user_from_item(&users::user_item(&user, "$argon2id$...")).unwrap();
+        assert_eq!(stored.user, user);
+        assert_eq!(stored.token_version, 0);
+        assert_eq!(stored.reset_token_hash, None);
     }
 
     #[test]
     fn an_item_missing_an_attribute_is_an_unexpected_error() {
-        let mut item = user_item(&sample_user(), "$argon2id$...");
+        let mut item = users::user_item(&sample_user(), "$argon2id$...");
         item.remove("email");
         assert!(matches!(
             user_from_item(&item),

@@ -1,15 +1,17 @@
-//! Access tokens: HS256 JWTs with `sub`, `iat`, `exp`, `jti` and `iss`.
+//! Access tokens: HS256 JWTs with `sub`, `iat`, `exp`, `jti` and `iss`, plus
+//! `ver`, the user's token version when it was issued: a password reset moves
+//! the version on, which refuses every token issued before it without
+//! comparing clocks.
 //!
 //! The verifier pins the algorithm (a token whose header names any other,
 //! `none` included, is refused), requires every claim, and checks `exp`,
 //! `nbf` when present, and `iss`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::unix_now;
 use crate::config::Config;
 use crate::domain::UserId;
 use crate::error::ApiError;
@@ -25,6 +27,7 @@ pub struct Claims {
     pub exp: u64,
     pub jti: String,
     pub iss: String,
+    pub ver: u64,
 }
 
 /// A verified token's subject and identity.
@@ -34,6 +37,7 @@ pub struct VerifiedToken {
     pub token_id: String,
     pub issued_at: u64,
     pub expires_at: u64,
+    pub token_version: u64,
 }
 
 pub struct IssuedToken {
@@ -65,7 +69,7 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(&self, user_id: &UserId) -> Result<IssuedToken, ApiError> {
+    pub fn issue(&self, user_id: &UserId, token_version: u64) -> Result<IssuedToken, ApiError> {
         let now = unix_now();
         let claims = Claims {
             sub: user_id.to_string(),
@@ -73,6 +77,7 @@ impl TokenKeys {
             exp: now + self.ttl_seconds,
             jti: uuid::Uuid::new_v4().simple().to_string(),
             iss: self.issuer.clone(),
+            ver: token_version,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::unexpected)?;
@@ -97,14 +102,9 @@ impl TokenKeys {
             token_id: claims.jti,
             issued_at: claims.iat,
             expires_at: claims.exp,
+            token_version: claims.ver,
         })
     }
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 #[cfg(test)]
@@ -134,16 +134,17 @@ mod tests {
 
     fn claims_now(user_id: &UserId) -> serde_json::Value {
         let now = unix_now();
-        serde_json::json!({"sub": user_id.as_str(), "iat": now, "exp": now + 60, "jti": "j1", "iss": "user-api"})
+        serde_json::json!({"sub": user_id.as_str(), "iat": now, "exp": now + 60, "jti": "j1", "iss": "user-api", "ver": 0})
     }
 
     #[test]
     fn an_issued_token_verifies_to_its_subject() {
         let keys = TokenKeys::new(&config(SECRET, "user-api"));
         let user_id = UserId::generate();
-        let issued = keys.issue(&user_id).unwrap();
+        let issued = keys.issue(&user_id, 7).unwrap();
         let verified = keys.verify(issued.token.expose_secret()).unwrap();
         assert_eq!(verified.user_id, user_id);
+        assert_eq!(verified.token_version, 7);
         assert_eq!(verified.expires_at - verified.issued_at, 3600);
         assert_eq!(issued.expires_in, 3600);
     }
@@ -153,10 +154,10 @@ mod tests {
         let keys = TokenKeys::new(&config(SECRET, "user-api"));
         let user_id = UserId::generate();
         let first = keys
-            .verify(keys.issue(&user_id).unwrap().token.expose_secret())
+            .verify(keys.issue(&user_id, 0).unwrap().token.expose_secret())
             .unwrap();
         let second = keys
-            .verify(keys.issue(&user_id).unwrap().token.expose_secret())
+            .verify(keys.issue(&user_id, 0).unwrap().token.expose_secret())
             .unwrap();
         assert_ne!(first.token_id, second.token_id);
     }
@@ -200,7 +201,7 @@ mod tests {
             keys.verify(&sign(&expired, Algorithm::HS256, SECRET))
                 .is_err()
         );
-        for claim in ["sub", "iat", "exp", "jti", "iss"] {
+        for claim in ["sub", "iat", "exp", "jti", "iss", "ver"] {
             let mut partial = claims_now(&user_id);
             partial.as_object_mut().unwrap().remove(claim);
             assert!(

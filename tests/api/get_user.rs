@@ -51,24 +51,28 @@ async fn get_user_without_a_bearer_token_returns_401() {
     let app = TestApp::spawn().await;
     let token = app.registered_token("ada@example.com").await;
 
-    let missing = TestApp::request(Route::GetUser, &[], "");
-    app.call(Route::GetUser, missing)
+    let missing = TestApp::request(&Route::GetUser, &[], "");
+    app.call(&Route::GetUser, missing)
         .await
         .assert_error(401, "invalid_token");
 
     let basic_header = format!("Basic {token}");
-    let basic = TestApp::request(Route::GetUser, &[("authorization", &basic_header)], "");
-    app.call(Route::GetUser, basic)
+    let basic = TestApp::request(&Route::GetUser, &[("authorization", &basic_header)], "");
+    app.call(&Route::GetUser, basic)
         .await
         .assert_error(401, "invalid_token");
 
     let lower_case_header = format!("bearer {token}");
-    let lower_case = TestApp::request(Route::GetUser, &[("authorization", &lower_case_header)], "");
-    assert_eq!(app.call(Route::GetUser, lower_case).await.status, 200);
+    let lower_case = TestApp::request(
+        &Route::GetUser,
+        &[("authorization", &lower_case_header)],
+        "",
+    );
+    assert_eq!(app.call(&Route::GetUser, lower_case).await.status, 200);
 }
 
 #[tokio::test]
-async fn get_user_whose_account_is_gone_returns_404_user_not_found() {
+async fn get_user_whose_account_is_gone_returns_401() {
     let app = TestApp::spawn().await;
     let token = app.registered_token("ada@example.com").await;
     let user_id = app.get_user(&token).await.body["user"]["id"]
@@ -86,7 +90,7 @@ async fn get_user_whose_account_is_gone_returns_404_user_not_found() {
 
     app.get_user(&token)
         .await
-        .assert_error(404, "user_not_found");
+        .assert_error(401, "invalid_token");
 }
 
 #[tokio::test]

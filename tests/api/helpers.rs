@@ -1,34 +1,66 @@
 //! `TestApp`: a fresh table in DynamoDB Local, the real handlers called
-//! in-process with `lambda_http::Request`s, and typed helpers for each route.
+//! in-process with `lambda_http::Request`s, the SES emulator's mailbox, and
+//! typed helpers for each route.
 
-use aws_config::Region;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::{HeaderMap, Method};
-use lambda_http::{Body, Request};
+use lambda_http::{Body, Request, RequestExt};
+use request_password_reset::ResetRequestState;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared::store::schema;
+use shared::mail::Mailer;
+use shared::store::{UserStore, schema};
 use shared::{AppState, Config};
 
 use crate::emulators::emulators;
 
 pub const PASSWORD: &str = "correct horse battery staple";
+pub const NEW_PASSWORD: &str = "a brand new passphrase";
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Route {
     Register,
     Login,
+    Logout,
+    RequestReset,
+    ResetPassword(String),
     GetUser,
+    UpdateUser,
+    DeleteUser,
+    ListUsers(Vec<(&'static str, String)>),
 }
 
 impl Route {
-    fn method_and_path(self) -> (Method, &'static str) {
+    fn method_and_path(&self) -> (Method, String) {
+        let path = |p: &str| format!("/v1/api/{p}");
         match self {
-            Route::Register => (Method::POST, "/v1/api/register"),
-            Route::Login => (Method::POST, "/v1/api/login"),
-            Route::GetUser => (Method::GET, "/v1/api/user"),
+            Route::Register => (Method::POST, path("register")),
+            Route::Login => (Method::POST, path("login")),
+            Route::Logout => (Method::POST, path("logout")),
+            Route::RequestReset => (Method::POST, path("reset_password")),
+            Route::ResetPassword(token) => (Method::POST, path(&format!("reset_password/{token}"))),
+            Route::GetUser => (Method::GET, path("user")),
+            Route::UpdateUser => (Method::PUT, path("user")),
+            Route::DeleteUser => (Method::DELETE, path("user")),
+            Route::ListUsers(_) => (Method::GET, path("users")),
         }
+    }
+
+    /// The five routes that take a bearer token, each with a body it accepts.
+    pub fn authenticated() -> Vec<(Route, Value)> {
+        vec![
+            (Route::Logout, Value::Null),
+            (Route::GetUser, Value::Null),
+            (Route::UpdateUser, json!({"name": "New Name"})),
+            (Route::DeleteUser, Value::Null),
+            (Route::ListUsers(vec![]), Value::Null),
+        ]
     }
 }
 
@@ -65,6 +97,12 @@ impl TestResponse {
     }
 
     #[track_caller]
+    pub fn assert_ok(&self) {
+        assert_eq!(self.status, 200, "{}", self.text);
+        self.assert_standard_headers();
+    }
+
+    #[track_caller]
     pub fn assert_standard_headers(&self) {
         assert_eq!(self.headers["content-type"], "application/json");
         assert_eq!(self.headers["cache-control"], "no-store");
@@ -73,32 +111,30 @@ impl TestResponse {
 
 pub struct TestApp {
     pub state: AppState,
+    pub reset_state: ResetRequestState,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub table: String,
+    /// Makes this test's email addresses unique in the SES emulator, whose
+    /// mailbox every test of the run shares.
+    tag: String,
 }
 
 impl TestApp {
     /// A new app on a table of its own, so tests never see each other's data.
     pub async fn spawn() -> Self {
-        let endpoint = &emulators().dynamodb_endpoint;
-        let aws = shared::state::aws_defaults()
-            .endpoint_url(endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "integration-tests",
-            ))
-            .load()
-            .await;
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let emulators = emulators();
+        let aws = sdk_config(&emulators.dynamodb_endpoint).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-        let table = format!("users-{}", uuid::Uuid::new_v4().simple());
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let table = format!("users-{tag}");
         schema::create_table(&dynamodb, &table)
             .await
             .unwrap_or_else(|error| panic!("creating the test table failed: {error}"));
-        let config = Config {
+        let mut config = Config {
             table_name: table.clone(),
             jwt_secret: SecretString::from(format!(
                 "test-secret-{}",
@@ -107,18 +143,44 @@ impl TestApp {
             jwt_issuer: "user-api".into(),
             access_token_ttl_seconds: 3600,
         };
+        adjust(&mut config);
+        let ses = aws_sdk_ses::Client::new(&sdk_config(&emulators.ses_endpoint).await);
+        let reset_state = ResetRequestState {
+            store: UserStore::new(dynamodb.clone(), &table),
+            mailer: Mailer::new(
+                ses,
+                "no-reply@example.com".into(),
+                Some("https://app.example.com/reset".into()),
+            ),
+            token_ttl_seconds: 1800,
+        };
         Self {
             state: AppState::new(config, &aws),
+            reset_state,
             dynamodb,
             table,
+            tag: tag[..12].to_owned(),
         }
     }
 
-    pub async fn call(&self, route: Route, request: Request) -> TestResponse {
+    /// An address unique to this test: `ada` becomes `ada-<tag>@example.com`.
+    pub fn email(&self, local: &str) -> String {
+        format!("{local}-{}@example.com", self.tag)
+    }
+
+    pub async fn call(&self, route: &Route, request: Request) -> TestResponse {
         let response = match route {
             Route::Register => register::handler(&self.state, request).await,
             Route::Login => login::handler(&self.state, request).await,
+            Route::Logout => logout::handler(&self.state, request).await,
+            Route::RequestReset => {
+                request_password_reset::handler(&self.reset_state, request).await
+            }
+            Route::ResetPassword(_) => reset_password::handler(&self.state, request).await,
             Route::GetUser => get_user::handler(&self.state, request).await,
+            Route::UpdateUser => update_user::handler(&self.state, request).await,
+            Route::DeleteUser => delete_user::handler(&self.state, request).await,
+            Route::ListUsers(_) => list_users::handler(&self.state, request).await,
         }
         .expect("handlers answer every request with a response, never an Err");
         let status = response.status().as_u16();
@@ -134,8 +196,9 @@ impl TestApp {
         }
     }
 
-    /// A request to `route` with a raw body and the given headers.
-    pub fn request(route: Route, headers: &[(&str, &str)], body: impl Into<Body>) -> Request {
+    /// A request to `route` with the given headers and raw body, carrying the
+    /// path and query parameters API Gateway would extract.
+    pub fn request(route: &Route, headers: &[(&str, &str)], body: impl Into<Body>) -> Request {
         let (method, path) = route.method_and_path();
         let mut builder = lambda_http::http::Request::builder()
             .method(method)
@@ -143,18 +206,45 @@ impl TestApp {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        builder
+        let request = builder
             .body(body.into())
-            .expect("a well-formed test request")
+            .expect("a well-formed test request");
+        match route {
+            Route::ResetPassword(token) => {
+                request.with_path_parameters(HashMap::from([("token".to_owned(), token.clone())]))
+            }
+            Route::ListUsers(query) => {
+                let mut parameters: HashMap<String, Vec<String>> = HashMap::new();
+                for (name, value) in query {
+                    parameters
+                        .entry((*name).to_owned())
+                        .or_default()
+                        .push(value.clone());
+                }
+                request.with_query_string_parameters(parameters)
+            }
+            _ => request,
+        }
+    }
+
+    /// `route` with a JSON body (none for `Value::Null`) and, if given, a bearer token.
+    pub async fn send(&self, route: &Route, token: Option<&str>, body: &Value) -> TestResponse {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        let mut headers = vec![];
+        if let Some(authorization) = &authorization {
+            headers.push(("authorization", authorization.as_str()));
+        }
+        let body = if body.is_null() {
+            Body::Empty
+        } else {
+            headers.push(("content-type", "application/json"));
+            Body::from(body.to_string())
+        };
+        self.call(route, Self::request(route, &headers, body)).await
     }
 
     pub async fn post_json(&self, route: Route, body: &Value) -> TestResponse {
-        let request = Self::request(
-            route,
-            &[("content-type", "application/json")],
-            body.to_string(),
-        );
-        self.call(route, request).await
+        self.send(&route, None, body).await
     }
 
     pub async fn register(&self, email: &str, password: &str, name: &str) -> TestResponse {
@@ -170,27 +260,96 @@ impl TestApp {
             .await
     }
 
-    /// Registers an account and logs it in; returns its token.
-    pub async fn registered_token(&self, email: &str) -> String {
-        let registered = self.register(email, PASSWORD, "Test User").await;
-        assert_eq!(registered.status, 201, "{}", registered.text);
-        let login = self.login(email, PASSWORD).await;
+    /// Logs in with the right password; returns the token.
+    pub async fn token_for(&self, email: &str, password: &str) -> String {
+        let login = self.login(email, password).await;
         assert_eq!(login.status, 200, "{}", login.text);
         login.body["token"].as_str().expect("a token").to_owned()
     }
 
+    /// Registers an account and logs it in; returns its token.
+    pub async fn registered_token(&self, email: &str) -> String {
+        let registered = self.register(email, PASSWORD, "Test User").await;
+        assert_eq!(registered.status, 201, "{}", registered.text);
+        self.token_for(email, PASSWORD).await
+    }
+
     pub async fn get_user(&self, token: &str) -> TestResponse {
-        let authorization = format!("Bearer {token}");
-        let request = Self::request(
-            Route::GetUser,
-            &[("authorization", &authorization)],
-            Body::Empty,
-        );
-        self.call(Route::GetUser, request).await
+        self.send(&Route::GetUser, Some(token), &Value::Null).await
+    }
+
+    pub async fn logout(&self, token: &str) -> TestResponse {
+        self.send(&Route::Logout, Some(token), &Value::Null).await
+    }
+
+    pub async fn update_user(&self, token: &str, body: &Value) -> TestResponse {
+        self.send(&Route::UpdateUser, Some(token), body).await
+    }
+
+    pub async fn delete_user(&self, token: &str) -> TestResponse {
+        self.send(&Route::DeleteUser, Some(token), &Value::Null)
+            .await
+    }
+
+    pub async fn list_users(&self, token: &str, query: &[(&'static str, &str)]) -> TestResponse {
+        let query = query
+            .iter()
+            .map(|(name, value)| (*name, (*value).to_owned()))
+            .collect();
+        self.send(&Route::ListUsers(query), Some(token), &Value::Null)
+            .await
+    }
+
+    pub async fn request_reset(&self, email: &str) -> TestResponse {
+        self.post_json(Route::RequestReset, &json!({"email": email}))
+            .await
+    }
+
+    pub async fn reset_password(&self, token: &str, password: &str) -> TestResponse {
+        self.post_json(
+            Route::ResetPassword(token.to_owned()),
+            &json!({"password": password}),
+        )
+        .await
+    }
+
+    /// Runs a `users-admin` command against this test's table.
+    pub async fn admin(&self, args: &[&str]) -> Result<String, users_admin::Failure> {
+        users_admin::execute(args, &self.dynamodb, &self.table).await
+    }
+
+    /// The emails the SES emulator received for `address`, oldest first.
+    pub fn emails_to(&self, address: &str) -> Vec<Value> {
+        let store = http_get_json(&emulators().ses_endpoint, "/store");
+        store["emails"]
+            .as_array()
+            .expect("the SES emulator's store lists emails")
+            .iter()
+            .filter(|email| {
+                email["destination"]["to"]
+                    .as_array()
+                    .is_some_and(|to| to.iter().any(|to| to == address))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The reset token in the last email sent to `address`.
+    #[track_caller]
+    pub fn reset_token_sent_to(&self, address: &str) -> String {
+        let emails = self.emails_to(address);
+        let email = emails
+            .last()
+            .unwrap_or_else(|| panic!("no email was sent to {address}"));
+        let text = email["body"]["text"].as_str().expect("a text part");
+        let (_, after) = text
+            .split_once("Your reset token: ")
+            .expect("the token line");
+        after.split_whitespace().next().expect("a token").to_owned()
     }
 
     /// Every item of the test table, read straight from DynamoDB.
-    pub async fn items(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -210,17 +369,61 @@ impl TestApp {
         }
     }
 
-    /// How many items of each kind (`sk`) the table holds, e.g. `("USER", 1)`.
+    /// How many items of each kind (`sk`, or its prefix before `#`) the table holds.
     pub async fn count_items(&self, kind: &str) -> usize {
         self.items()
             .await
             .iter()
-            .filter(|item| {
-                item.get("sk")
-                    .and_then(|sk| sk.as_s().ok())
-                    .map(String::as_str)
-                    == Some(kind)
-            })
+            .filter_map(|item| item.get("sk").and_then(|sk| sk.as_s().ok()))
+            .filter(|sk| sk.split('#').next() == Some(kind))
             .count()
     }
+
+    /// Sets an attribute of an item directly, to stand in for time passing.
+    pub async fn set_number(&self, pk: &str, sk: &str, attribute: &str, value: u64) {
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":v", AttributeValue::N(value.to_string()))
+            .send()
+            .await
+            .expect("updating an item directly");
+    }
+}
+
+async fn sdk_config(endpoint: &str) -> SdkConfig {
+    shared::state::aws_defaults()
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "integration-tests",
+        ))
+        .load()
+        .await
+}
+
+/// A plain HTTP/1.0 GET on loopback: all the tests need of the SES
+/// emulator's mailbox, without another HTTP client in the build.
+fn http_get_json(endpoint: &str, path: &str) -> Value {
+    let address = endpoint.strip_prefix("http://").expect("an http endpoint");
+    let mut stream = TcpStream::connect(address).expect("the SES emulator answers");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").expect("sending the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("reading the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{head}"
+    );
+    serde_json::from_str(body).expect("a JSON body")
 }

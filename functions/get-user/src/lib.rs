@@ -12,17 +12,17 @@ struct Profile {
     user: User,
 }
 
-#[tracing::instrument(name = "Read own profile", skip_all)]
+#[tracing::instrument(name = "Read own profile", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(get_user(state, &request).await))
 }
 
 async fn get_user(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
-    let token = state.authenticate(request)?;
-    let user = state
-        .store
-        .find_by_id(&token.user_id)
-        .await?
-        .ok_or(ApiError::UserNotFound)?;
-    json_response(StatusCode::OK, &Profile { user })
+    let caller = state.authenticate(request).await?;
+    json_response(
+        StatusCode::OK,
+        &Profile {
+            user: caller.user.user,
+        },
+    )
 }

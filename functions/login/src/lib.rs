@@ -1,12 +1,15 @@
 //! `POST /v1/api/login`: exchange email and password for an access token.
 //!
 //! An unknown email and a wrong password get the same 401 body, after the same
-//! Argon2id work (a dummy verify runs for unknown emails).
+//! Argon2id work (a dummy verify runs for unknown emails). Five consecutive
+//! failures for one address, registered or not, lock it with exponential
+//! back-off; while locked, every attempt gets 429, even with the right password.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
+use shared::clock::unix_now_ms;
 use shared::domain::Email;
 use shared::http::{Fields, json_response, respond};
 use shared::{ApiError, AppState, password};
@@ -21,7 +24,7 @@ struct LoggedIn<'a> {
     expires_in: u64,
 }
 
-#[tracing::instrument(name = "Log in a user", skip_all)]
+#[tracing::instrument(name = "Log in a user", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(login(state, &request).await))
 }
@@ -29,23 +32,37 @@ pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body
 async fn login(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
     let mut fields = Fields::from_request(request, &FIELDS, &FIELDS)?;
     let password = SecretString::from(fields.take_required("password")?);
-    // An address that cannot be registered is simply an unknown account: it
-    // gets the same dummy verify and the same 401 as any other.
-    let credentials = match Email::parse(&fields.take_required("email")?) {
-        Ok(email) => state.store.find_credentials(&email).await?,
-        Err(_) => None,
-    };
-    let (user, stored_hash) = match credentials {
-        Some(found) => (Some(found.user), Some(found.password_hash)),
-        None => (None, None),
-    };
-    let verified = password::verify(password, stored_hash).await?;
-    let Some(user) = user.filter(|_| verified) else {
+    let Ok(email) = Email::parse(&fields.take_required("email")?) else {
+        // An address that cannot be registered is an unknown account: the
+        // same dummy verify and the same 401 as any other.
+        password::verify(password, None).await?;
         return Err(ApiError::InvalidCredentials);
     };
 
-    let issued = state.tokens.issue(&user.id)?;
-    tracing::info!(user_id = %user.id, "user logged in");
+    let now_ms = unix_now_ms();
+    let (stored, lock) = tokio::try_join!(
+        state.store.find_by_email(&email),
+        state.store.login_lock(&email)
+    )?;
+    if let Some(retry_after_seconds) = lock.and_then(|lock| lock.retry_after(now_ms)) {
+        return Err(ApiError::TooManyAttempts {
+            retry_after_seconds,
+        });
+    }
+    let stored_hash = stored.as_ref().map(|stored| stored.password_hash.clone());
+    let verified = password::verify(password, stored_hash).await?;
+    let Some(stored) = stored.filter(|_| verified) else {
+        state.store.record_login_failure(&email, now_ms).await?;
+        return Err(ApiError::InvalidCredentials);
+    };
+    if lock.is_some() {
+        state.store.clear_login_failures(&email).await?;
+    }
+
+    let user_id = &stored.user.id;
+    tracing::Span::current().record("user_id", user_id.as_str());
+    let issued = state.tokens.issue(user_id, stored.token_version)?;
+    tracing::info!("user logged in");
     json_response(
         StatusCode::OK,
         &LoggedIn {

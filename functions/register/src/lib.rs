@@ -17,7 +17,7 @@ struct Registered {
     user: User,
 }
 
-#[tracing::instrument(name = "Register a user", skip_all)]
+#[tracing::instrument(name = "Register a user", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(register(state, &request).await))
 }
@@ -50,7 +50,8 @@ async fn register(state: &AppState, request: &Request) -> Result<Response<Body>,
             password_hash,
         })
         .await?;
-    tracing::info!(user_id = %user.id, "user registered");
+    tracing::Span::current().record("user_id", user.id.as_str());
+    tracing::info!("user registered");
     json_response(
         StatusCode::CREATED,
         &Registered {

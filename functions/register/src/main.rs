@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(register::handler).await
+    shared::lambda::run(shared::AppState::from_env(), register::handler).await
 }

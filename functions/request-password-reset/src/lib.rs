@@ -1,0 +1,104 @@
+//! `POST /v1/api/reset_password`: email a password-reset token.
+//!
+//! The answer is the same 200, after about the same time, whether or not the
+//! address is registered: the work that only a known address causes (the
+//! token write and the SES call) is hidden under a fixed response floor.
+
+use std::time::Duration;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use shared::clock::unix_now;
+use shared::config::ResetRequestConfig;
+use shared::domain::Email;
+use shared::error::cause_chain;
+use shared::http::{Fields, MessageBody, json_response, respond};
+use shared::mail::Mailer;
+use shared::state::aws_defaults;
+use shared::store::{StoredUser, UserStore};
+use shared::{ApiError, reset_token};
+
+const FIELDS: [&str; 1] = ["email"];
+const MESSAGE: &str = "If that email is registered, a password reset token has been sent";
+/// At most one email per user in this many seconds; a request inside the
+/// window changes nothing, and the earlier token stays valid.
+pub const RESEND_WINDOW_SECONDS: u64 = 60;
+/// Every 200 takes at least this long, which covers a DynamoDB transaction
+/// and an SES call, so timing does not tell a known address from an unknown one.
+pub const RESPONSE_FLOOR: Duration = Duration::from_millis(300);
+
+pub struct ResetRequestState {
+    pub store: UserStore,
+    pub mailer: Mailer,
+    pub token_ttl_seconds: u64,
+}
+
+impl ResetRequestState {
+    pub async fn from_env() -> Result<Self, Error> {
+        let config = ResetRequestConfig::from_env()?;
+        let aws = aws_defaults().load().await;
+        Ok(Self {
+            store: UserStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
+            mailer: Mailer::new(
+                aws_sdk_ses::Client::new(&aws),
+                config.ses_from_address,
+                config.reset_url_base,
+            ),
+            token_ttl_seconds: config.reset_token_ttl_seconds,
+        })
+    }
+}
+
+#[tracing::instrument(name = "Request a password reset", skip_all, fields(user_id = tracing::field::Empty))]
+pub async fn handler(state: &ResetRequestState, request: Request) -> Result<Response<Body>, Error> {
+    let floor = tokio::time::Instant::now() + RESPONSE_FLOOR;
+    let result = request_reset(state, &request).await;
+    if result.is_ok() {
+        tokio::time::sleep_until(floor).await;
+    }
+    Ok(respond(result))
+}
+
+async fn request_reset(
+    state: &ResetRequestState,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let mut fields = Fields::from_request(request, &FIELDS, &FIELDS)?;
+    let email = Email::parse(&fields.take_required("email")?)
+        .map_err(|problem| ApiError::invalid_fields([("email", Some(problem))]))?;
+    if let Some(user) = state.store.find_by_email(&email).await? {
+        tracing::Span::current().record("user_id", user.user.id.as_str());
+        send_reset(state, &user).await?;
+    }
+    json_response(StatusCode::OK, &MessageBody { message: MESSAGE })
+}
+
+async fn send_reset(state: &ResetRequestState, user: &StoredUser) -> Result<(), ApiError> {
+    let token = reset_token::generate()?;
+    let token_hash = reset_token::hash(&token);
+    let expires_at = unix_now() + state.token_ttl_seconds;
+    let stored = state
+        .store
+        .start_reset(user, &token_hash, expires_at, RESEND_WINDOW_SECONDS)
+        .await?;
+    if !stored {
+        tracing::info!("reset email withheld: one was sent less than a minute ago");
+        return Ok(());
+    }
+    let valid_minutes = state.token_ttl_seconds / 60;
+    match state
+        .mailer
+        .send_password_reset(&user.user.email, &token, valid_minutes)
+        .await
+    {
+        Ok(()) => tracing::info!("reset email sent"),
+        Err(error) => {
+            // The client still gets the usual 200 (anything else would tell
+            // that the address is registered); the token nobody received is
+            // withdrawn so it cannot linger, and a retry may follow at once.
+            tracing::error!(cause = %cause_chain(&error), "reset email not sent; token withdrawn");
+            state.store.cancel_reset(&user.user.id, &token_hash).await?;
+        }
+    }
+    Ok(())
+}

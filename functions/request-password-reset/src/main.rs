@@ -1,0 +1,8 @@
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::run(
+        request_password_reset::ResetRequestState::from_env(),
+        request_password_reset::handler,
+    )
+    .await
+}

@@ -1,0 +1,60 @@
+//! `POST /v1/api/reset_password/{token}`: set a new password with a reset
+//! token from the email. The token is consumed in the same transaction that
+//! sets the password, so of concurrent uses exactly one succeeds, and every
+//! access token issued before the reset stops working.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use secrecy::SecretString;
+use shared::clock::unix_now;
+use shared::domain::Password;
+use shared::http::{Fields, MessageBody, json_response, respond};
+use shared::{ApiError, AppState, password, reset_token};
+
+const FIELDS: [&str; 1] = ["password"];
+
+#[tracing::instrument(name = "Reset a password", skip_all, fields(user_id = tracing::field::Empty))]
+pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
+    Ok(respond(reset_password(state, &request).await))
+}
+
+async fn reset_password(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
+    let mut fields = Fields::from_request(request, &FIELDS, &FIELDS)?;
+    let new_password = SecretString::from(fields.take_required("password")?);
+    let path = request.path_parameters();
+    let token = path
+        .first("token")
+        .filter(|token| reset_token::is_well_formed(token))
+        .ok_or(ApiError::InvalidResetToken)?;
+    let token_hash = reset_token::hash(&SecretString::from(token));
+
+    let ticket = state
+        .store
+        .find_reset(&token_hash)
+        .await?
+        .filter(|ticket| ticket.expires_at > unix_now())
+        .ok_or(ApiError::InvalidResetToken)?;
+    let stored = state
+        .store
+        .find_by_id(&ticket.user_id)
+        .await?
+        .ok_or(ApiError::InvalidResetToken)?;
+    let user = stored.user;
+    tracing::Span::current().record("user_id", user.id.as_str());
+    // Checked before anything is written: a refused password leaves the token usable.
+    let new_password = Password::parse(new_password, Some(&user.email))
+        .map_err(|problem| ApiError::invalid_fields([("password", Some(problem))]))?;
+
+    let password_hash = password::hash(new_password.into_secret()).await?;
+    state
+        .store
+        .complete_reset(&token_hash, &user.id, &user.email, &password_hash)
+        .await?;
+    tracing::info!("password reset");
+    json_response(
+        StatusCode::OK,
+        &MessageBody {
+            message: "Password reset successful",
+        },
+    )
+}

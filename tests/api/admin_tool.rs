@@ -1,0 +1,77 @@
+use users_admin::Failure;
+
+use crate::helpers::{PASSWORD, TestApp};
+
+#[tokio::test]
+async fn promote_and_demote_change_the_stored_admin_flag() {
+    let app = TestApp::spawn().await;
+    let email = app.email("ada");
+    let token = app.registered_token(&email).await;
+
+    let promoted = app
+        .admin(&["promote", &email.to_uppercase()])
+        .await
+        .unwrap();
+    assert!(promoted.contains("now an admin"), "{promoted}");
+    assert_eq!(app.get_user(&token).await.body["user"]["admin"], true);
+
+    app.admin(&["demote", &email]).await.unwrap();
+    assert_eq!(app.get_user(&token).await.body["user"]["admin"], false);
+}
+
+#[tokio::test]
+async fn promoting_an_unknown_email_is_refused_and_says_so() {
+    let app = TestApp::spawn().await;
+
+    let failure = app
+        .admin(&["promote", "nobody@example.com"])
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        failure,
+        Failure::Refused("no user has the email nobody@example.com".into())
+    );
+}
+
+#[tokio::test]
+async fn list_prints_every_user_oldest_first() {
+    let app = TestApp::spawn().await;
+    let first = app.email("first");
+    let second = app.email("second");
+    app.register(&first, PASSWORD, "First").await;
+    app.register(&second, PASSWORD, "Second").await;
+    app.admin(&["promote", &second]).await.unwrap();
+
+    let listing = app.admin(&["list"]).await.unwrap();
+
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 2, "{listing}");
+    assert!(
+        lines[0].contains(&first) && lines[0].contains("\t-\t"),
+        "{listing}"
+    );
+    assert!(
+        lines[1].contains(&second) && lines[1].contains("\tadmin\t"),
+        "{listing}"
+    );
+}
+
+#[tokio::test]
+async fn create_table_is_idempotent() {
+    let app = TestApp::spawn().await;
+
+    let output = app.admin(&["create-table"]).await.unwrap();
+
+    assert!(output.contains("already exists"), "{output}");
+}
+
+#[tokio::test]
+async fn an_unknown_command_is_a_usage_error() {
+    let app = TestApp::spawn().await;
+
+    assert!(matches!(
+        app.admin(&["frobnicate"]).await,
+        Err(Failure::Usage(_))
+    ));
+}
