@@ -10,6 +10,9 @@ export AWS_ACCESS_KEY_ID ?= test
 export AWS_SECRET_ACCESS_KEY ?= test
 export AWS_REGION ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
+export AWS_DEFAULT_REGION ?= us-east-1
+# SAM's telemetry would try the internet on every command.
+export SAM_CLI_TELEMETRY := 0
 
 VENV := .venv
 PYTHON_TOOLS := $(VENV)/.installed
@@ -17,7 +20,7 @@ NODE_TOOLS := tools/node_modules/.installed
 SYSTEM_TOOLS := .local/.system-checked
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help dev test admin tools clean
+.PHONY: help dev test package admin tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,12 +28,20 @@ help: ## List the targets
 dev: tools ## Serve the whole API on 127.0.0.1:9000 (Ctrl-C stops it)
 	tools/dev.sh
 
-test: $(SYSTEM_TOOLS) $(NODE_TOOLS) ## fmt, clippy, unit and integration tests
+test: tools ## fmt, clippy, template checks, unit, integration and black-box tests
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cfn-lint template.yaml
+	sam validate --lint
+	@# The black-box tests run these binaries behind cargo lambda watch.
+	cargo build --workspace --bins
 	@mkdir -p target
 	cargo test --workspace 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ {passed += $$4; failed += $$6} END {printf "tests: %d passed, %d failed\n", passed, failed}' target/test-output.log
+
+package: tools ## Build every function for arm64 with sam build (.aws-sam/build)
+	rustup target add aarch64-unknown-linux-gnu
+	sam build
 
 admin: ## users-admin on the local stack, e.g. make admin ARGS="promote ada@example.com"
 	@test -f .local/dev.env || { echo "No .local/dev.env yet: run make dev first (it writes it)." >&2; exit 1; }

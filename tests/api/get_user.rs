@@ -75,10 +75,7 @@ async fn get_user_without_a_bearer_token_returns_401() {
 async fn get_user_whose_account_is_gone_returns_401() {
     let app = TestApp::spawn().await;
     let token = app.registered_token("ada@example.com").await;
-    let user_id = app.get_user(&token).await.body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user_id = app.user_id(&token).await;
     app.dynamodb
         .delete_item()
         .table_name(&app.table)
@@ -97,10 +94,7 @@ async fn get_user_whose_account_is_gone_returns_401() {
 async fn get_user_with_a_corrupt_stored_item_returns_500_without_details() {
     let app = TestApp::spawn().await;
     let token = app.registered_token("ada@example.com").await;
-    let user_id = app.get_user(&token).await.body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user_id = app.user_id(&token).await;
     app.dynamodb
         .update_item()
         .table_name(&app.table)

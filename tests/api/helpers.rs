@@ -3,8 +3,6 @@
 //! typed helpers for each route.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
@@ -278,6 +276,15 @@ impl TestApp {
         self.send(&Route::GetUser, Some(token), &Value::Null).await
     }
 
+    /// The id of the token's user, read through the API.
+    pub async fn user_id(&self, token: &str) -> String {
+        let response = self.get_user(token).await;
+        response.body["user"]["id"]
+            .as_str()
+            .expect("a user id")
+            .to_owned()
+    }
+
     pub async fn logout(&self, token: &str) -> TestResponse {
         self.send(&Route::Logout, Some(token), &Value::Null).await
     }
@@ -316,36 +323,6 @@ impl TestApp {
     /// Runs a `users-admin` command against this test's table.
     pub async fn admin(&self, args: &[&str]) -> Result<String, users_admin::Failure> {
         users_admin::execute(args, &self.dynamodb, &self.table).await
-    }
-
-    /// The emails the SES emulator received for `address`, oldest first.
-    pub fn emails_to(&self, address: &str) -> Vec<Value> {
-        let store = http_get_json(&emulators().ses_endpoint, "/store");
-        store["emails"]
-            .as_array()
-            .expect("the SES emulator's store lists emails")
-            .iter()
-            .filter(|email| {
-                email["destination"]["to"]
-                    .as_array()
-                    .is_some_and(|to| to.iter().any(|to| to == address))
-            })
-            .cloned()
-            .collect()
-    }
-
-    /// The reset token in the last email sent to `address`.
-    #[track_caller]
-    pub fn reset_token_sent_to(&self, address: &str) -> String {
-        let emails = self.emails_to(address);
-        let email = emails
-            .last()
-            .unwrap_or_else(|| panic!("no email was sent to {address}"));
-        let text = email["body"]["text"].as_str().expect("a text part");
-        let (_, after) = text
-            .split_once("Your reset token: ")
-            .expect("the token line");
-        after.split_whitespace().next().expect("a token").to_owned()
     }
 
     /// Every item of the test table, read straight from DynamoDB.
@@ -395,7 +372,7 @@ impl TestApp {
     }
 }
 
-async fn sdk_config(endpoint: &str) -> SdkConfig {
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     shared::state::aws_defaults()
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
@@ -410,20 +387,32 @@ async fn sdk_config(endpoint: &str) -> SdkConfig {
         .await
 }
 
-/// A plain HTTP/1.0 GET on loopback: all the tests need of the SES
-/// emulator's mailbox, without another HTTP client in the build.
-fn http_get_json(endpoint: &str, path: &str) -> Value {
-    let address = endpoint.strip_prefix("http://").expect("an http endpoint");
-    let mut stream = TcpStream::connect(address).expect("the SES emulator answers");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").expect("sending the request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("reading the response");
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{head}"
-    );
-    serde_json::from_str(body).expect("a JSON body")
+/// The emails the SES emulator received for `address`, oldest first.
+pub fn emails_to(address: &str) -> Vec<Value> {
+    let store = crate::http_client::get_json(&emulators().ses_endpoint, "/store");
+    store["emails"]
+        .as_array()
+        .expect("the SES emulator's store lists emails")
+        .iter()
+        .filter(|email| {
+            email["destination"]["to"]
+                .as_array()
+                .is_some_and(|to| to.iter().any(|to| to == address))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The reset token in the last email sent to `address`.
+#[track_caller]
+pub fn reset_token_sent_to(address: &str) -> String {
+    let emails = emails_to(address);
+    let email = emails
+        .last()
+        .unwrap_or_else(|| panic!("no email was sent to {address}"));
+    let text = email["body"]["text"].as_str().expect("a text part");
+    let (_, after) = text
+        .split_once("Your reset token: ")
+        .expect("the token line");
+    after.split_whitespace().next().expect("a token").to_owned()
 }

@@ -44,12 +44,7 @@ async fn paging_through_230_users_with_limit_100_returns_each_once_in_creation_o
  {
     let app = TestApp::spawn().await;
     let token = admin_token(&app).await;
-    let mut created = vec![
-        app.get_user(&token).await.body["user"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    ];
+    let mut created = vec![app.user_id(&token).await];
     for i in 1..230 {
         let response = app
             .register(

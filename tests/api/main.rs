@@ -1,12 +1,19 @@
-//! Integration tests: the real handlers against DynamoDB Local and the SES
-//! emulator, one module a route (plus the admin tool and the rules every
-//! body follows).
+//! Integration tests against DynamoDB Local and the SES emulator: the real
+//! handlers called in-process, one module a route (plus the admin tool and
+//! the rules every body follows); the real binaries behind `cargo lambda
+//! watch` (`e2e`, `events`); and the agreement of every artifact that
+//! describes the API (`contract`).
 
 mod emulators;
 mod helpers;
+mod http_client;
+mod stack;
 
 mod admin_tool;
+mod contract;
 mod delete_user;
+mod e2e;
+mod events;
 mod get_user;
 mod list_users;
 mod lockout;

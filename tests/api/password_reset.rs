@@ -3,7 +3,7 @@ use std::sync::Arc;
 use serde_json::json;
 use shared::clock::unix_now;
 
-use crate::helpers::{NEW_PASSWORD, PASSWORD, Route, TestApp};
+use crate::helpers::{NEW_PASSWORD, PASSWORD, Route, TestApp, emails_to, reset_token_sent_to};
 
 const MESSAGE: &str = "If that email is registered, a password reset token has been sent";
 
@@ -11,7 +11,7 @@ async fn user_with_reset_email(app: &TestApp) -> (String, String) {
     let email = app.email("ada");
     app.register(&email, PASSWORD, "Ada").await;
     app.request_reset(&email).await.assert_ok();
-    let token = app.reset_token_sent_to(&email);
+    let token = reset_token_sent_to(&email);
     (email, token)
 }
 
@@ -25,10 +25,10 @@ async fn a_reset_request_emails_a_256_bit_url_safe_token_and_a_link() {
 
     response.assert_ok();
     assert_eq!(response.body["message"], MESSAGE);
-    let emails = app.emails_to(&email);
+    let emails = emails_to(&email);
     assert_eq!(emails.len(), 1);
     assert_eq!(emails[0]["from"], "no-reply@example.com");
-    let token = app.reset_token_sent_to(&email);
+    let token = reset_token_sent_to(&email);
     assert_eq!(token.len(), 43, "32 random bytes in unpadded base64url");
     assert!(
         token
@@ -55,7 +55,7 @@ async fn a_reset_request_for_an_unknown_email_gets_the_same_answer_and_sends_not
 
     assert_eq!(for_unknown.status, 200);
     assert_eq!(for_unknown.text, for_known.text);
-    assert!(app.emails_to(&unknown).is_empty());
+    assert!(emails_to(&unknown).is_empty());
     assert_eq!(app.count_items("RESET").await, 1);
 }
 
@@ -78,7 +78,7 @@ async fn the_emailed_token_resets_the_password_and_old_password_and_tokens_stop_
     let old_token = app.registered_token(&email).await;
     let second_old_token = app.token_for(&email, PASSWORD).await;
     app.request_reset(&email).await.assert_ok();
-    let reset_token = app.reset_token_sent_to(&email);
+    let reset_token = reset_token_sent_to(&email);
 
     let response = app.reset_password(&reset_token, NEW_PASSWORD).await;
 
@@ -231,7 +231,7 @@ async fn a_second_request_within_a_minute_sends_nothing_and_keeps_the_first_toke
 
     second.assert_ok();
     assert_eq!(second.body["message"], MESSAGE);
-    assert_eq!(app.emails_to(&email).len(), 1);
+    assert_eq!(emails_to(&email).len(), 1);
     app.reset_password(&first_token, NEW_PASSWORD)
         .await
         .assert_ok();
@@ -241,11 +241,7 @@ async fn a_second_request_within_a_minute_sends_nothing_and_keeps_the_first_toke
 async fn a_request_after_the_minute_replaces_the_previous_token() {
     let app = TestApp::spawn().await;
     let (email, first_token) = user_with_reset_email(&app).await;
-    let user_id = app.token_for(&email, PASSWORD).await;
-    let user_id = app.get_user(&user_id).await.body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user_id = app.user_id(&app.token_for(&email, PASSWORD).await).await;
     app.set_number(
         &format!("USER#{user_id}"),
         "USER",
@@ -255,9 +251,9 @@ async fn a_request_after_the_minute_replaces_the_previous_token() {
     .await;
 
     app.request_reset(&email).await.assert_ok();
-    let second_token = app.reset_token_sent_to(&email);
+    let second_token = reset_token_sent_to(&email);
 
-    assert_eq!(app.emails_to(&email).len(), 2);
+    assert_eq!(emails_to(&email).len(), 2);
     assert_ne!(second_token, first_token);
     assert_eq!(app.count_items("RESET").await, 1);
     app.reset_password(&first_token, NEW_PASSWORD)

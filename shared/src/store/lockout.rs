@@ -2,7 +2,7 @@
 //! 429 tells nothing about the account): after `LOCKOUT_THRESHOLD`
 //! consecutive failures, attempts are refused for 2^(n-5) s, at most 15 min.
 
-use aws_sdk_dynamodb::types::{Delete, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 
 use super::{Item, UserStore, key, n, number_attr, optional_number_attr};
 use crate::clock::unix_now;
@@ -107,12 +107,7 @@ impl UserStore {
     }
 
     pub(super) fn delete_lockout(&self, email: &Email) -> Result<TransactWriteItem, ApiError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(login_pk(email), LOGIN_SK)))
-            .build()
-            .map_err(ApiError::unexpected)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+        self.delete_if_present(login_pk(email), LOGIN_SK)
     }
 }
 

@@ -2,7 +2,7 @@
 //! of its own (`RESET#<sha256>`) that the user item points at, so a new
 //! request can replace the previous token and a delete can remove it.
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::users::USER_SK;
 use super::{StoredUser, Transaction, UserStore, key, n, number_attr, s, user_id_attr, user_pk};
@@ -38,12 +38,6 @@ impl UserStore {
         let mut item = key(reset_pk(token_hash), RESET_SK);
         item.insert("user_id".to_owned(), s(user.user.id.as_str()));
         item.insert("expires_at".to_owned(), n(expires_at));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(ApiError::unexpected)?;
         // The condition makes the resend window hold under concurrent
         // requests: only one of them can move reset_sent_at forward.
         let user_update = Update::builder()
@@ -60,7 +54,7 @@ impl UserStore {
             .build()
             .map_err(ApiError::unexpected)?;
         let mut items = vec![
-            TransactWriteItem::builder().put(put).build(),
+            self.put_new(item)?,
             TransactWriteItem::builder().update(user_update).build(),
         ];
         if let Some(previous) = &user.reset_token_hash {
@@ -152,11 +146,6 @@ impl UserStore {
         &self,
         token_hash: &str,
     ) -> Result<TransactWriteItem, ApiError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(reset_pk(token_hash), RESET_SK)))
-            .build()
-            .map_err(ApiError::unexpected)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+        self.delete_if_present(reset_pk(token_hash), RESET_SK)
     }
 }

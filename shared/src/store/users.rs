@@ -2,9 +2,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem, Update};
 
 use super::schema::{INDEX_PARTITION_KEY, INDEX_SORT_KEY, USERS_BY_CREATION_INDEX};
 use super::{
@@ -212,16 +210,6 @@ impl UserStore {
             }
             Err(error) => Err(sdk_error(error)),
         }
-    }
-
-    fn put_new(&self, item: Item) -> Result<TransactWriteItem, ApiError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(ApiError::unexpected)?;
-        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     fn delete_claim(&self, email: &Email, owner: &UserId) -> Result<TransactWriteItem, ApiError> {

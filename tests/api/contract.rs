@@ -1,0 +1,265 @@
+//! One contract, proven: the routes of `template.yaml` (what deploys),
+//! `openapi.yaml` (what clients read), the `cargo lambda watch` router in
+//! `Cargo.toml` (what `make dev` and the black-box tests serve) and
+//! `events/` (what `sam local invoke` replays) must name the same
+//! method + path + function; and the table `template.yaml` deploys must be
+//! the one `shared::store::schema` creates for the tests and `make dev`.
+
+use std::collections::BTreeSet;
+
+use serde_norway::Value as Yaml;
+use shared::store::schema;
+
+use crate::emulators::workspace;
+use crate::stack::FUNCTIONS;
+
+type Route = (String, String, String);
+
+fn read(file: &str) -> String {
+    std::fs::read_to_string(workspace().join(file))
+        .unwrap_or_else(|error| panic!("{file}: {error}"))
+}
+
+fn yaml(file: &str) -> Yaml {
+    serde_norway::from_str(&read(file)).unwrap_or_else(|error| panic!("{file}: {error}"))
+}
+
+fn text(value: &Yaml) -> String {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+fn template_routes() -> BTreeSet<Route> {
+    let template = yaml("template.yaml");
+    let mut routes = BTreeSet::new();
+    for (id, resource) in template["Resources"].as_mapping().expect("Resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let function = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        let events = resource["Properties"]["Events"].as_mapping();
+        for event in events.into_iter().flat_map(|events| events.values()) {
+            assert_eq!(
+                event["Type"].as_str(),
+                Some("HttpApi"),
+                "{id:?}: every event is an HTTP API route"
+            );
+            let properties = &event["Properties"];
+            routes.insert((
+                text(&properties["Method"]).to_uppercase(),
+                text(&properties["Path"]),
+                function.clone(),
+            ));
+        }
+    }
+    routes
+}
+
+fn openapi_routes() -> BTreeSet<Route> {
+    let openapi = yaml("openapi.yaml");
+    let mut routes = BTreeSet::new();
+    for (path, item) in openapi["paths"].as_mapping().expect("paths") {
+        for (method, operation) in item.as_mapping().expect("a path item") {
+            let function = operation["x-function"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{path:?} {method:?} has no x-function"));
+            routes.insert((text(method).to_uppercase(), text(path), function.to_owned()));
+        }
+    }
+    routes
+}
+
+fn router_routes() -> BTreeSet<Route> {
+    let manifest: toml::Table = read("Cargo.toml").parse().expect("Cargo.toml");
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .expect("the watch router");
+    let mut routes = BTreeSet::new();
+    for (path, targets) in router {
+        for target in targets.as_array().expect("a list of methods") {
+            routes.insert((
+                target["method"].as_str().expect("a method").to_uppercase(),
+                path.clone(),
+                target["function"].as_str().expect("a function").to_owned(),
+            ));
+        }
+    }
+    routes
+}
+
+/// The `METHOD path` of every event file.
+fn event_route_keys() -> BTreeSet<String> {
+    std::fs::read_dir(workspace().join("events"))
+        .expect("the events folder")
+        .filter_map(Result::ok)
+        .map(|entry| {
+            let event: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(entry.path()).expect("an event file"),
+            )
+            .expect("JSON");
+            assert_eq!(
+                event["version"],
+                "2.0",
+                "{:?} is an HTTP API payload 2.0 event",
+                entry.path()
+            );
+            event["routeKey"].as_str().expect("a routeKey").to_owned()
+        })
+        .collect()
+}
+
+/// What differs between two route sets, as a readable message.
+fn mismatch(
+    left_name: &str,
+    left: &BTreeSet<Route>,
+    right_name: &str,
+    right: &BTreeSet<Route>,
+) -> Option<String> {
+    let only_left: Vec<_> = left.difference(right).collect();
+    let only_right: Vec<_> = right.difference(left).collect();
+    (!only_left.is_empty() || !only_right.is_empty()).then(|| {
+        format!("routes differ: only in {left_name}: {only_left:?}; only in {right_name}: {only_right:?}")
+    })
+}
+
+#[test]
+fn template_openapi_router_and_events_name_the_same_routes() {
+    let template = template_routes();
+    let problems: Vec<String> = [
+        mismatch(
+            "template.yaml",
+            &template,
+            "openapi.yaml",
+            &openapi_routes(),
+        ),
+        mismatch(
+            "template.yaml",
+            &template,
+            "the watch router in Cargo.toml",
+            &router_routes(),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    let route_keys: BTreeSet<String> = template
+        .iter()
+        .map(|(method, path, _)| format!("{method} {path}"))
+        .collect();
+    let events = event_route_keys();
+    let without_event: Vec<_> = route_keys.difference(&events).collect();
+    let unknown: Vec<_> = events.difference(&route_keys).collect();
+    assert!(
+        without_event.is_empty() && unknown.is_empty(),
+        "events/ and template.yaml differ: routes without an event: {without_event:?}; events of no route: {unknown:?}"
+    );
+}
+
+#[test]
+fn every_function_package_is_deployed_and_tested_and_nothing_else() {
+    let packages: BTreeSet<String> = std::fs::read_dir(workspace().join("functions"))
+        .expect("the functions folder")
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    let deployed: BTreeSet<String> = template_routes()
+        .into_iter()
+        .map(|(_, _, function)| function)
+        .collect();
+    let tested: BTreeSet<String> = FUNCTIONS
+        .iter()
+        .map(|function| (*function).to_owned())
+        .collect();
+    assert_eq!(packages, deployed, "functions/ and template.yaml");
+    assert_eq!(packages, tested, "functions/ and the black-box stack");
+}
+
+fn strings(value: &Yaml) -> Vec<String> {
+    value
+        .as_sequence()
+        .map(|items| items.iter().map(text).collect())
+        .unwrap_or_default()
+}
+
+fn key_schema(value: &Yaml) -> Vec<(String, String)> {
+    value
+        .as_sequence()
+        .expect("a KeySchema")
+        .iter()
+        .map(|key| (text(&key["AttributeName"]), text(&key["KeyType"])))
+        .collect()
+}
+
+#[test]
+fn the_deployed_table_is_the_one_the_code_creates() {
+    let template = yaml("template.yaml");
+    let table = &template["Resources"]["UsersTable"];
+    assert_eq!(table["Type"].as_str(), Some("AWS::DynamoDB::Table"));
+    let properties = &table["Properties"];
+    let pair = |name: &str, kind: &str| (name.to_owned(), kind.to_owned());
+
+    assert_eq!(text(&properties["BillingMode"]), "PAY_PER_REQUEST");
+    assert_eq!(
+        key_schema(&properties["KeySchema"]),
+        [
+            pair(schema::PARTITION_KEY, "HASH"),
+            pair(schema::SORT_KEY, "RANGE")
+        ],
+        "the table's keys"
+    );
+    let attributes: BTreeSet<(String, String)> = properties["AttributeDefinitions"]
+        .as_sequence()
+        .expect("AttributeDefinitions")
+        .iter()
+        .map(|attribute| {
+            (
+                text(&attribute["AttributeName"]),
+                text(&attribute["AttributeType"]),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        schema::PARTITION_KEY,
+        schema::SORT_KEY,
+        schema::INDEX_PARTITION_KEY,
+        schema::INDEX_SORT_KEY,
+    ]
+    .into_iter()
+    .map(|name| pair(name, "S"))
+    .collect();
+    assert_eq!(attributes, expected, "the attribute definitions");
+
+    let indexes = properties["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .expect("GlobalSecondaryIndexes");
+    assert_eq!(indexes.len(), 1, "one index");
+    let index = &indexes[0];
+    assert_eq!(text(&index["IndexName"]), schema::USERS_BY_CREATION_INDEX);
+    assert_eq!(
+        key_schema(&index["KeySchema"]),
+        [
+            pair(schema::INDEX_PARTITION_KEY, "HASH"),
+            pair(schema::INDEX_SORT_KEY, "RANGE")
+        ],
+        "the index's keys"
+    );
+    assert_eq!(text(&index["Projection"]["ProjectionType"]), "INCLUDE");
+    assert_eq!(
+        strings(&index["Projection"]["NonKeyAttributes"]),
+        schema::INDEX_PROJECTED_ATTRIBUTES,
+        "the index projection"
+    );
+
+    assert_eq!(
+        text(&properties["TimeToLiveSpecification"]["AttributeName"]),
+        schema::TTL_ATTRIBUTE
+    );
+    assert_eq!(
+        properties["TimeToLiveSpecification"]["Enabled"].as_bool(),
+        Some(true)
+    );
+}

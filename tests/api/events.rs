@@ -1,0 +1,134 @@
+//! Every file in `events/` through `cargo lambda invoke --data-file`, against
+//! the real binaries, with the status it should get. The files carry
+//! placeholders (`REPLACE_WITH_ACCESS_TOKEN`, `REPLACE_WITH_RESET_TOKEN`) that
+//! a person replaces before `sam local invoke -e`; this test does the same.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::emulators::workspace;
+use crate::helpers::{NEW_PASSWORD, reset_token_sent_to, sdk_config};
+use crate::http_client::request;
+use crate::stack::{cargo_lambda, stack};
+
+const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
+const RESET_TOKEN: &str = "REPLACE_WITH_RESET_TOKEN";
+/// The account the event files use.
+const EMAIL: &str = "ada@example.com";
+
+/// Invokes `function` with the event file, placeholders filled in; returns
+/// the status and the parsed body of the function's response.
+fn invoke(function: &str, file: &str, access_token: &str, reset_token: &str) -> (u64, Value) {
+    let text = std::fs::read_to_string(workspace().join("events").join(file))
+        .unwrap_or_else(|error| panic!("events/{file}: {error}"))
+        .replace(ACCESS_TOKEN, access_token)
+        .replace(RESET_TOKEN, reset_token);
+    let filled =
+        std::env::temp_dir().join(format!("event-{}-{file}", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&filled, text).expect("writing the filled-in event");
+    let output = Command::new(cargo_lambda())
+        .args(["lambda", "invoke", function, "--data-file"])
+        .arg(&filled)
+        .args([
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &stack().port.to_string(),
+            "--output-format",
+            "json",
+        ])
+        .output()
+        .expect("cargo lambda invoke runs");
+    let _ = std::fs::remove_file(&filled);
+    assert!(
+        output.status.success(),
+        "cargo lambda invoke {function} {file}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let response: Value =
+        serde_json::from_slice(&output.stdout).expect("invoke prints the function's response");
+    let body =
+        serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+    (response["statusCode"].as_u64().expect("a statusCode"), body)
+}
+
+fn login_token(password: &str) -> String {
+    let body = format!(r#"{{"email":"{EMAIL}","password":"{password}"}}"#);
+    let response = request(
+        "POST",
+        &stack().base,
+        "/v1/api/login",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(response.status, 200, "{}", response.body);
+    response.json()["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
+    let mut covered = BTreeSet::new();
+    let mut check = |function: &str, file: &str, access: &str, reset: &str, status: u64| -> Value {
+        let (got, body) = invoke(function, file, access, reset);
+        assert_eq!(got, status, "events/{file} via {function}: {body}");
+        covered.insert(file.to_owned());
+        body
+    };
+
+    check("register", "register.json", "", "", 201);
+    check(
+        "register",
+        "error-register-malformed-json.json",
+        "",
+        "",
+        400,
+    );
+    let token = check("login", "login.json", "", "", 200)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    check("login", "error-login-wrong-password.json", "", "", 401);
+    check("get-user", "get-user.json", &token, "", 200);
+    check("get-user", "error-get-user-missing-token.json", "", "", 401);
+    check("update-user", "update-user.json", &token, "", 200);
+    check("list-users", "list-users.json", &token, "", 403);
+    let client = aws_sdk_dynamodb::Client::new(
+        &sdk_config(&crate::emulators::emulators().dynamodb_endpoint).await,
+    );
+    users_admin::execute(&["promote", EMAIL], &client, &stack().table)
+        .await
+        .unwrap();
+    check("list-users", "list-users.json", &token, "", 200);
+    check(
+        "request-password-reset",
+        "request-password-reset.json",
+        "",
+        "",
+        200,
+    );
+    let reset_token = reset_token_sent_to(EMAIL);
+    check(
+        "reset-password",
+        "reset-password.json",
+        "",
+        &reset_token,
+        200,
+    );
+    check("logout", "logout.json", &token, "", 401);
+    let token = login_token(NEW_PASSWORD);
+    check("logout", "logout.json", &token, "", 200);
+    let token = login_token(NEW_PASSWORD);
+    check("delete-user", "delete-user.json", &token, "", 200);
+
+    let files: BTreeSet<String> = std::fs::read_dir(workspace().join("events"))
+        .expect("the events folder")
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        files, covered,
+        "every file in events/ needs an expectation here"
+    );
+}

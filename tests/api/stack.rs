@@ -1,0 +1,160 @@
+//! The real function binaries behind `cargo lambda watch`, for black-box
+//! tests: watch serves the Lambda runtime API and the `/v1/api/...` routes of
+//! the workspace router (`--only-lambda-apis`), and each of the nine release
+//! candidates (`target/debug/<function>`, built by `make test` before the
+//! tests run) polls it as it would poll Lambda. Configuration reaches them
+//! through the environment, exactly as on Lambda.
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::OnceLock;
+
+use crate::emulators::{
+    emulators, free_port, log_dir, require_installed, spawn, wait_until_listening, workspace,
+};
+use crate::helpers::sdk_config;
+
+pub const FUNCTIONS: [&str; 9] = [
+    "register",
+    "login",
+    "logout",
+    "request-password-reset",
+    "reset-password",
+    "get-user",
+    "update-user",
+    "delete-user",
+    "list-users",
+];
+
+pub struct Stack {
+    /// `http://127.0.0.1:<port>`: the API and the Lambda invoke endpoint.
+    pub base: String,
+    pub port: u16,
+    pub table: String,
+    /// Kept, not waited on: they run until the test process exits and the
+    /// kernel kills them.
+    _functions: Vec<Child>,
+}
+
+pub fn cargo_lambda() -> PathBuf {
+    let path = workspace().join(".venv/bin/cargo-lambda");
+    require_installed(&path, "cargo-lambda (tools/requirements.txt)");
+    path
+}
+
+/// The stack of this test run, started by the first test that asks.
+pub fn stack() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    STACK.get_or_init(start)
+}
+
+fn start() -> Stack {
+    let emulators = emulators();
+    let table = format!("e2e-{}", uuid::Uuid::new_v4().simple());
+    create_table(&emulators.dynamodb_endpoint, &table);
+    let logs = log_dir();
+    let port = free_port();
+    let runtime_api = format!("http://127.0.0.1:{port}/.rt");
+
+    let mut watch = Command::new(cargo_lambda());
+    watch
+        .current_dir(workspace())
+        .args([
+            "lambda",
+            "watch",
+            "--only-lambda-apis",
+            "--ignore-changes",
+            "-A",
+            "127.0.0.1",
+            "-P",
+        ])
+        .arg(port.to_string())
+        // Its own log stays at warnings (it logs environments at info).
+        .env("RUST_LOG", "warn");
+    let watch = spawn(
+        watch,
+        "cargo lambda watch",
+        "cargo-lambda (run `make test`)",
+        &logs.join("watch.log"),
+    );
+    wait_until_listening(watch, port, "cargo lambda watch", &logs.join("watch.log"));
+
+    let binaries = workspace().join("target/debug");
+    let secret = format!("e2e-secret-{}", uuid::Uuid::new_v4().simple());
+    let mut functions = Vec::new();
+    for function in FUNCTIONS {
+        let binary = binaries.join(function);
+        assert!(
+            binary.is_file(),
+            "{} is missing: run `make test`, which builds the function binaries before the tests",
+            binary.display()
+        );
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("{runtime_api}/{function}"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", function)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{function}"),
+            )
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "e2e")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &emulators.dynamodb_endpoint)
+            .env("AWS_ENDPOINT_URL_SES", &emulators.ses_endpoint)
+            .env("TABLE_NAME", &table)
+            .env("JWT_SECRET", &secret)
+            .env("JWT_ISSUER", "user-api-e2e")
+            .env("SES_FROM_ADDRESS", "no-reply@example.com")
+            .env("RESET_URL_BASE", "https://app.example.com/reset")
+            .env("RUST_LOG", "info");
+        functions.push(spawn(
+            command,
+            function,
+            "the function binaries (run `make test`)",
+            &function_log(function),
+        ));
+    }
+    Stack {
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        table,
+        _functions: functions,
+    }
+}
+
+/// Where a function's stdout (its JSON log lines) goes.
+pub fn function_log(function: &str) -> PathBuf {
+    log_dir().join(format!("function-{function}.log"))
+}
+
+/// This runs once, inside whichever test's runtime asks first, which cannot
+/// be blocked on: the table is made on a thread and runtime of its own (and
+/// the client, whose connections belong to that runtime, goes with it).
+fn create_table(endpoint: &str, table: &str) {
+    let (endpoint, table) = (endpoint.to_owned(), table.to_owned());
+    std::thread::spawn(move || create_table_now(&endpoint, &table))
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+}
+
+fn create_table_now(endpoint: &str, table: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for creating the table");
+    runtime.block_on(async {
+        let client = aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await);
+        shared::store::schema::create_table(&client, table)
+            .await
+            .unwrap_or_else(|error| panic!("creating the e2e table failed: {error}"));
+    });
+}
