@@ -258,3 +258,42 @@ mod tests {
         assert_eq!(UserId::parse("6BA7B810-9DAD-11D1-80B4-00C04FD430C8"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use secrecy::SecretString;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn email_parsing_never_panics_and_keeps_its_promises(raw in any::<String>()) {
+            if let Ok(email) = Email::parse(&raw) {
+                let text = email.as_str();
+                prop_assert_eq!(text.trim(), text);
+                prop_assert_eq!(text.to_lowercase(), text);
+                prop_assert!(text.chars().count() <= MAX_EMAIL_CHARS);
+                prop_assert_eq!(text.matches('@').count(), 1);
+            }
+        }
+
+        #[test]
+        fn name_parsing_never_panics_and_keeps_its_promises(raw in any::<String>()) {
+            if let Ok(name) = UserName::parse(&raw) {
+                let count = name.as_str().chars().count();
+                prop_assert!((1..=MAX_NAME_CHARS).contains(&count));
+                prop_assert!(!name.as_str().chars().any(char::is_control));
+            }
+        }
+
+        #[test]
+        fn password_parsing_never_panics(raw in any::<String>(), email in any::<String>()) {
+            let email = Email::parse(&email).ok();
+            if Password::parse(SecretString::from(raw.clone()), email.as_ref()).is_ok() {
+                let count = raw.chars().count();
+                prop_assert!((MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&count));
+            }
+        }
+    }
+}

@@ -392,3 +392,45 @@ mod tests {
         assert!(!body.contains("secret detail"), "{body}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use lambda_http::http;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn body_parsing_never_panics_on_any_bytes(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let request = http::Request::builder().body(Body::Binary(body)).unwrap();
+            let _ = Fields::from_request(&request, &["email", "name"], &["email"]);
+        }
+
+        #[test]
+        fn body_parsing_never_panics_on_json_like_text(
+            body in proptest::collection::vec(prop_oneof![
+                Just("{".to_owned()), Just("}".to_owned()), Just("[".to_owned()), Just("]".to_owned()),
+                Just(",".to_owned()), Just(":".to_owned()), Just("\"email\"".to_owned()),
+                Just("\"name\"".to_owned()), Just("null".to_owned()), Just("1e999".to_owned()),
+                any::<String>().prop_map(|s| format!("{s:?}")),
+            ], 0..64),
+            content_type in prop_oneof![Just(None), Just(Some("application/json".to_owned())), any::<String>().prop_map(Some)],
+        ) {
+            let mut builder = http::Request::builder();
+            if let Some(content_type) = content_type.and_then(|value| HeaderValue::from_str(&value).ok()) {
+                builder = builder.header(CONTENT_TYPE, content_type);
+            }
+            let request = builder.body(Body::from(body.concat())).unwrap();
+            let _ = Fields::from_request(&request, &["email", "name"], &["email"]);
+        }
+
+        #[test]
+        fn bearer_extraction_never_panics(value in any::<String>()) {
+            if let Ok(header) = HeaderValue::from_str(&value) {
+                let request = http::Request::builder().header(AUTHORIZATION, header).body(Body::Empty).unwrap();
+                let _ = bearer_token(&request);
+            }
+        }
+    }
+}

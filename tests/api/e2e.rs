@@ -360,3 +360,104 @@ async fn list_users_through_the_gateway_needs_an_admin() {
         Some("invalid_cursor"),
     );
 }
+
+/// The JSON log lines every function process has written so far.
+fn function_log_lines() -> Vec<String> {
+    crate::stack::FUNCTIONS
+        .iter()
+        .flat_map(|function| {
+            std::fs::read_to_string(crate::stack::function_log(function))
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_whole_flow_logs_no_secret_or_email_and_every_line_names_its_request() {
+    let address = email("logged");
+    let new_address = email("renamed");
+    let first_password = "first secret passphrase 1";
+    let second_password = "second secret passphrase 2";
+    let body = json!({"email": address, "password": first_password, "name": "Logged"});
+    expect(
+        &call("POST", "/v1/api/register", None, Some(&body)),
+        201,
+        None,
+    );
+    let access = token(&address, first_password);
+    expect(&login(&address, "a wrong secret passphrase"), 401, None);
+    expect(
+        &call(
+            "POST",
+            "/v1/api/reset_password",
+            None,
+            Some(&json!({"email": address})),
+        ),
+        200,
+        None,
+    );
+    let reset_token = reset_token_sent_to(&address);
+    let path = format!("/v1/api/reset_password/{reset_token}");
+    expect(
+        &call(
+            "POST",
+            &path,
+            None,
+            Some(&json!({"password": second_password})),
+        ),
+        200,
+        None,
+    );
+    let access_after_reset = token(&address, second_password);
+    expect(
+        &call(
+            "PUT",
+            "/v1/api/user",
+            Some(&access_after_reset),
+            Some(&json!({"email": new_address})),
+        ),
+        200,
+        None,
+    );
+    expect(&call("GET", "/v1/api/user", Some(&access), None), 401, None);
+    expect(
+        &call("DELETE", "/v1/api/user", Some(&access_after_reset), None),
+        200,
+        None,
+    );
+
+    let lines = function_log_lines();
+    assert!(lines.len() >= 9, "the flow left {} log lines", lines.len());
+    let secrets = [
+        address.as_str(),
+        new_address.as_str(),
+        "@example.com",
+        first_password,
+        second_password,
+        "a wrong secret passphrase",
+        access.as_str(),
+        access_after_reset.as_str(),
+        reset_token.as_str(),
+        "$argon2",
+    ];
+    for line in &lines {
+        for secret in secrets {
+            assert!(
+                !line.contains(secret),
+                "a log line contains {secret:?}: {line}"
+            );
+        }
+        let entry: Value = serde_json::from_str(line)
+            .unwrap_or_else(|error| panic!("not a JSON line ({error}): {line}"));
+        let request_id = entry["spans"]
+            .as_array()
+            .and_then(|spans| spans.iter().find_map(|span| span["requestId"].as_str()));
+        assert!(
+            request_id.is_some_and(|id| !id.is_empty()),
+            "a log line without the request id: {line}"
+        );
+    }
+}

@@ -120,20 +120,16 @@ pub struct TestApp {
 impl TestApp {
     /// A new app on a table of its own, so tests never see each other's data.
     pub async fn spawn() -> Self {
-        Self::spawn_with(|_| {}).await
-    }
-
-    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let emulators = emulators();
-        let aws = sdk_config(&emulators.dynamodb_endpoint).await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let dynamodb =
+            aws_sdk_dynamodb::Client::new(&sdk_config(&emulators.dynamodb_endpoint).await);
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let table = format!("users-{tag}");
         schema::create_table(&dynamodb, &table)
             .await
             .unwrap_or_else(|error| panic!("creating the test table failed: {error}"));
-        let mut config = Config {
-            table_name: table.clone(),
+        let config = Config {
+            table_name: table,
             jwt_secret: SecretString::from(format!(
                 "test-secret-{}",
                 uuid::Uuid::new_v4().simple()
@@ -141,10 +137,43 @@ impl TestApp {
             jwt_issuer: "user-api".into(),
             access_token_ttl_seconds: 3600,
         };
-        adjust(&mut config);
-        let ses = aws_sdk_ses::Client::new(&sdk_config(&emulators.ses_endpoint).await);
+        Self::assemble(
+            config,
+            dynamodb,
+            &emulators.dynamodb_endpoint,
+            &emulators.ses_endpoint,
+            tag,
+        )
+        .await
+    }
+
+    /// The same app (table, secret, data) with its handlers reaching
+    /// DynamoDB and SES at other endpoints: a closed port stands in for an
+    /// outage. `items` and `snapshot` still read the real table.
+    pub async fn with_endpoints(&self, dynamodb_endpoint: &str, ses_endpoint: &str) -> Self {
+        let config = self.state.config.clone();
+        Self::assemble(
+            config,
+            self.dynamodb.clone(),
+            dynamodb_endpoint,
+            ses_endpoint,
+            self.tag.clone(),
+        )
+        .await
+    }
+
+    async fn assemble(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        dynamodb_endpoint: &str,
+        ses_endpoint: &str,
+        tag: String,
+    ) -> Self {
+        let aws = sdk_config(dynamodb_endpoint).await;
+        let table = config.table_name.clone();
+        let ses = aws_sdk_ses::Client::new(&sdk_config(ses_endpoint).await);
         let reset_state = ResetRequestState {
-            store: UserStore::new(dynamodb.clone(), &table),
+            store: UserStore::new(aws_sdk_dynamodb::Client::new(&aws), &table),
             mailer: Mailer::new(
                 ses,
                 "no-reply@example.com".into(),
@@ -157,7 +186,7 @@ impl TestApp {
             reset_state,
             dynamodb,
             table,
-            tag: tag[..12].to_owned(),
+            tag,
         }
     }
 
@@ -344,6 +373,23 @@ impl TestApp {
                 return items;
             }
         }
+    }
+
+    /// Every item, printed and sorted: equal snapshots mean nothing was written.
+    pub async fn snapshot(&self) -> Vec<String> {
+        let mut items: Vec<String> = self
+            .items()
+            .await
+            .iter()
+            .map(|item| {
+                let mut attributes: Vec<String> =
+                    item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                attributes.sort();
+                attributes.join(" ")
+            })
+            .collect();
+        items.sort();
+        items
     }
 
     /// How many items of each kind (`sk`, or its prefix before `#`) the table holds.

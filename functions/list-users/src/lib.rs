@@ -127,4 +127,16 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn cursor_decoding_never_panics(cursor in proptest::prelude::any::<String>()) {
+            let _ = decode_cursor(&cursor);
+        }
+
+        #[test]
+        fn limit_parsing_never_panics(limit in proptest::prelude::any::<String>()) {
+            let _ = parse_limit(&[&limit]);
+        }
+    }
 }
