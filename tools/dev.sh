@@ -82,7 +82,12 @@ echo "Building the functions (the first build takes a few minutes)..."
 cargo build --quiet --workspace --bins
 wait_for_port "$DYNAMODB_PORT" "DynamoDB Local" "$LOCAL/dynamodb.log"
 wait_for_port "$SES_PORT" "The SES emulator" "$LOCAL/ses.log"
-cargo run --quiet -p users-admin -- create-table
+# DynamoDB Local accepts connections a moment before it serves requests.
+for attempt in $(seq 1 30); do
+  target/debug/users-admin create-table 2>/dev/null && break
+  [[ $attempt == 30 ]] && { target/debug/users-admin create-table; exit 1; }
+  sleep 1
+done
 
 cat <<MSG
 

@@ -5,6 +5,7 @@
 //! parent-death signal: when the test process exits (all tests done, a panic
 //! aborting the run, or a kill), the kernel kills them.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -111,13 +112,26 @@ fn start_all() -> Emulators {
         &logs.join("ses.log"),
     );
 
-    wait_until_listening(
+    // Jetty accepts connections before DynamoDB Local can serve them: ready
+    // means a ListTables call succeeds.
+    let list_tables = "POST / HTTP/1.0\r\nContent-Type: application/x-amz-json-1.0\r\n\
+        X-Amz-Target: DynamoDB_20120810.ListTables\r\n\
+        Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, \
+        SignedHeaders=host, Signature=0\r\nContent-Length: 2\r\n\r\n{}";
+    wait_until_ready(
         dynamodb,
         dynamodb_port,
         "DynamoDB Local",
         &logs.join("dynamodb.log"),
+        |address| answers_200(address, list_tables),
     );
-    wait_until_listening(ses, ses_port, "the SES emulator", &logs.join("ses.log"));
+    wait_until_ready(
+        ses,
+        ses_port,
+        "the SES emulator",
+        &logs.join("ses.log"),
+        |address| answers_200(address, "GET /health-check HTTP/1.0\r\n\r\n"),
+    );
     Emulators {
         dynamodb_endpoint: format!("http://127.0.0.1:{dynamodb_port}"),
         ses_endpoint: format!("http://127.0.0.1:{ses_port}"),
@@ -180,11 +194,35 @@ pub fn spawn(mut command: Command, what: &str, runtime: &str, log: &Path) -> Chi
     })
 }
 
-pub fn wait_until_listening(mut child: Child, port: u16, what: &str, log: &Path) {
+/// Whether the server at `address` answers `request` with a 200.
+fn answers_200(address: SocketAddr, request: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut response = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut response).is_ok()
+        && response.split_whitespace().nth(1) == Some("200")
+}
+
+pub fn wait_until_listening(child: Child, port: u16, what: &str, log: &Path) {
+    wait_until_ready(child, port, what, log, |address| {
+        TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+    });
+}
+
+fn wait_until_ready(
+    mut child: Child,
+    port: u16,
+    what: &str,
+    log: &Path,
+    ready: impl Fn(SocketAddr) -> bool,
+) {
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + READY_TIMEOUT;
     while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+        if ready(address) {
             // The child handle is dropped, not waited on: the process keeps
             // running until the test process exits.
             return;

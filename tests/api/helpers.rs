@@ -12,6 +12,7 @@ use lambda_http::{Body, Request, RequestExt};
 use request_password_reset::ResetRequestState;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use shared::error::cause_chain;
 use shared::mail::Mailer;
 use shared::store::{UserStore, schema};
 use shared::{AppState, Config};
@@ -127,7 +128,12 @@ impl TestApp {
         let table = format!("users-{tag}");
         schema::create_table(&dynamodb, &table)
             .await
-            .unwrap_or_else(|error| panic!("creating the test table failed: {error}"));
+            .unwrap_or_else(|error| {
+                panic!(
+                    "creating the test table failed: {}",
+                    cause_chain(error.as_ref())
+                )
+            });
         let config = Config {
             table_name: table,
             jwt_secret: SecretString::from(format!(

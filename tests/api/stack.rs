@@ -155,6 +155,11 @@ fn create_table_now(endpoint: &str, table: &str) {
         let client = aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await);
         shared::store::schema::create_table(&client, table)
             .await
-            .unwrap_or_else(|error| panic!("creating the e2e table failed: {error}"));
+            .unwrap_or_else(|error| {
+                panic!(
+                    "creating the e2e table failed: {}",
+                    shared::error::cause_chain(error.as_ref())
+                )
+            });
     });
 }
