@@ -3,6 +3,7 @@
 //! gets its usual 200 and leaves no token that nobody received; corrupt data
 //! is a 500 with nothing internal in the body.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -72,6 +73,58 @@ async fn every_route_answers_503_promptly_and_writes_nothing_when_dynamodb_is_un
         "an outage left a write behind"
     );
     app.get_user(&token).await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_503_promptly_when_dynamodb_accepts_connections_but_never_answers() {
+    let app = TestApp::spawn().await;
+    let email = app.email("ada");
+    let token = app.registered_token(&email).await;
+    // A socket that is listening but never accepts: connections open, and no
+    // answer ever comes, so only the SDK's timeouts end the calls.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let hung = Arc::new(
+        app.with_endpoints(&silent_endpoint, &emulators().ses_endpoint)
+            .await,
+    );
+
+    let calls: Vec<(Route, Option<String>, Value)> = vec![
+        (
+            Route::Login,
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        ),
+        (Route::GetUser, Some(token.clone()), Value::Null),
+        (
+            Route::UpdateUser,
+            Some(token.clone()),
+            json!({"name": "Changed"}),
+        ),
+        (Route::RequestReset, None, json!({"email": email})),
+    ];
+    let started = Instant::now();
+    let tasks: Vec<_> = calls
+        .into_iter()
+        .map(|(route, token, body)| {
+            let hung = Arc::clone(&hung);
+            tokio::spawn(async move {
+                (
+                    route.clone(),
+                    hung.send(&route, token.as_deref(), &body).await,
+                )
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (route, response) = tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap_or_else(|_| panic!("a call to a silent DynamoDB hung for 10 s"))
+            .unwrap();
+        assert_eq!(response.status, 503, "{route:?}: {}", response.text);
+    }
+    assert!(started.elapsed() < PROMPT, "took {:?}", started.elapsed());
+    drop(silent);
 }
 
 #[tokio::test]
