@@ -20,7 +20,7 @@ NODE_TOOLS := tools/node_modules/.installed
 SYSTEM_TOOLS := .local/.system-checked
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help dev test package admin tools clean
+.PHONY: help dev test test-summary package admin tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,11 @@ test: tools ## fmt, clippy, template checks, unit, integration and black-box tes
 	cargo build --workspace --bins
 	@mkdir -p target
 	cargo test --workspace 2>&1 | tee target/test-output.log
+	@# Schema-driven fuzzing of the running stack (about 4 minutes).
+	tools/fuzz.sh
+	@$(MAKE) -s test-summary
+
+test-summary: ## Print the totals of the last cargo test run
 	@awk '/^test result:/ {passed += $$4; failed += $$6} END {printf "tests: %d passed, %d failed\n", passed, failed}' target/test-output.log
 
 package: tools ## Build every function for arm64 with sam build (.aws-sam/build)
