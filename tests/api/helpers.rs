@@ -408,6 +408,20 @@ impl TestApp {
             .count()
     }
 
+    /// Removes an attribute of an item directly, to stand in for corrupt data.
+    pub async fn remove_attribute(&self, pk: &str, sk: &str, attribute: &str) {
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .update_expression("REMOVE #a")
+            .expression_attribute_names("#a", attribute)
+            .send()
+            .await
+            .expect("updating an item directly");
+    }
+
     /// Sets an attribute of an item directly, to stand in for time passing.
     pub async fn set_number(&self, pk: &str, sk: &str, attribute: &str, value: u64) {
         self.dynamodb

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
 use crate::emulators::{emulators, free_port};
@@ -158,15 +157,8 @@ async fn a_user_item_missing_its_password_hash_makes_login_a_500_without_details
     let email = app.email("ada");
     let token = app.registered_token(&email).await;
     let user_id = app.user_id(&token).await;
-    app.dynamodb
-        .update_item()
-        .table_name(&app.table)
-        .key("pk", AttributeValue::S(format!("USER#{user_id}")))
-        .key("sk", AttributeValue::S("USER".into()))
-        .update_expression("REMOVE password_hash")
-        .send()
-        .await
-        .unwrap();
+    app.remove_attribute(&format!("USER#{user_id}"), "USER", "password_hash")
+        .await;
 
     let response = app.login(&email, PASSWORD).await;
 

