@@ -25,7 +25,10 @@ impl Email {
         if email.is_empty() {
             return Err("must not be empty");
         }
-        if email.chars().count() > MAX_EMAIL_CHARS {
+        // Counted on what the client sent, as openapi.yaml's maxLength is, so
+        // a value the schema calls invalid is never accepted; and on the
+        // normalised form, which lower-casing can lengthen.
+        if raw.chars().count() > MAX_EMAIL_CHARS || email.chars().count() > MAX_EMAIL_CHARS {
             return Err("must be at most 254 characters");
         }
         if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -65,7 +68,8 @@ impl UserName {
         if name.is_empty() {
             return Err("must not be empty");
         }
-        if name.chars().count() > MAX_NAME_CHARS {
+        // Counted on what the client sent, as openapi.yaml's maxLength is.
+        if raw.chars().count() > MAX_NAME_CHARS {
             return Err("must be at most 100 characters");
         }
         if name.chars().any(char::is_control) {
@@ -193,6 +197,17 @@ mod tests {
     }
 
     #[test]
+    fn length_limits_count_what_the_client_sent() {
+        let name = format!(" {} ", "n".repeat(99));
+        assert!(UserName::parse(&name).is_err(), "101 characters sent");
+        assert!(UserName::parse(&"n".repeat(99)).is_ok());
+        let email = format!("{}@example.com  ", "a".repeat(254 - 12 - 1));
+        assert_eq!(email.chars().count(), 255);
+        assert!(Email::parse(&email).is_err(), "255 characters sent");
+        assert!(Email::parse(email.trim_end()).is_ok());
+    }
+
+    #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(
             UserName::parse("  Ada Lovelace ").unwrap().as_str(),
@@ -276,6 +291,13 @@ mod properties {
                 prop_assert!(text.chars().count() <= MAX_EMAIL_CHARS);
                 prop_assert_eq!(text.matches('@').count(), 1);
             }
+        }
+
+        #[test]
+        fn values_over_the_schema_limits_are_never_accepted(raw in any::<String>()) {
+            let count = raw.chars().count();
+            prop_assert!(count <= MAX_EMAIL_CHARS || Email::parse(&raw).is_err());
+            prop_assert!(count <= MAX_NAME_CHARS || UserName::parse(&raw).is_err());
         }
 
         #[test]
