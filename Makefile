@@ -20,7 +20,7 @@ NODE_TOOLS := tools/node_modules/.installed
 SYSTEM_TOOLS := .local/.system-checked
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help dev test test-summary package admin tools clean
+.PHONY: help dev test test-summary bench package admin tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ test: tools ## fmt, clippy, template checks, unit, integration and black-box tes
 
 test-summary: ## Print the totals of the last cargo test run
 	@awk '/^test result:/ {passed += $$4; failed += $$6} END {printf "tests: %d passed, %d failed\n", passed, failed}' target/test-output.log
+
+bench: tools ## Measure the release builds: size, cold start, latency, CPU, memory (writes BENCHMARKS.md)
+	tools/bench.sh
 
 package: tools ## Build every function for arm64 with sam build (.aws-sam/build)
 	rustup target add aarch64-unknown-linux-gnu

@@ -10,23 +10,12 @@ cd "$(dirname "$0")/.."
 
 readonly WORK=target/fuzz
 rm -rf "$WORK" && mkdir -p "$WORK"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-readonly DYNAMODB_PORT=$(free_port) SES_PORT=$(free_port) API_PORT=$(free_port)
-
 # shellcheck source=tools/local-stack.sh
 source tools/local-stack.sh
 trap stop_local_stack EXIT INT TERM
-
-write_local_env "$WORK/env" "$DYNAMODB_PORT" "$SES_PORT" fuzz user-api-fuzz
-set -a
-# shellcheck source=/dev/null
-source "$WORK/env"
-set +a
-
-start_dynamodb "$DYNAMODB_PORT" "$WORK/dynamodb.log" -inMemory
-start_ses "$SES_PORT" "$WORK/ses.log"
-wait_for_port "$SES_PORT" "The SES emulator" "$WORK/ses.log"
-create_table "$WORK/dynamodb.log"
+start_scratch_stack "$WORK" fuzz user-api-fuzz
+API_PORT=$(free_port)
+readonly API_PORT
 
 RUST_LOG=warn cargo lambda watch --quiet --ignore-changes -A 127.0.0.1 -P "$API_PORT" \
   --env-file "$WORK/env" --concurrency 2 >"$WORK/functions.log" 2>&1 &

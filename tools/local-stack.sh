@@ -13,6 +13,9 @@ stop_local_stack() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# A loopback port nothing listens on now.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 # wait_for_port PORT WHAT LOG
 wait_for_port() {
   for _ in $(seq 1 300); do
@@ -70,4 +73,21 @@ create_table() {
     sleep 1
   done
   target/debug/users-admin create-table || { echo "see $1" >&2; exit 1; }
+}
+
+# start_scratch_stack DIR TABLE ISSUER: an in-memory DynamoDB Local with the
+# table created and the SES emulator, on fresh loopback ports (in
+# DYNAMODB_PORT and SES_PORT), their configuration written to DIR/env and
+# exported. Logs go to DIR.
+start_scratch_stack() {
+  DYNAMODB_PORT=$(free_port) SES_PORT=$(free_port)
+  write_local_env "$1/env" "$DYNAMODB_PORT" "$SES_PORT" "$2" "$3"
+  set -a
+  # shellcheck source=/dev/null
+  source "$1/env"
+  set +a
+  start_dynamodb "$DYNAMODB_PORT" "$1/dynamodb.log" -inMemory
+  start_ses "$SES_PORT" "$1/ses.log"
+  wait_for_port "$SES_PORT" "The SES emulator" "$1/ses.log"
+  create_table "$1/dynamodb.log"
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use shared::state::aws_defaults;
 use users_admin::{Failure, USAGE, execute};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use lambda_http::Request;
 
 use crate::config::Config;
@@ -40,7 +42,9 @@ impl AppState {
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
         let aws = aws_defaults().load().await;
-        Ok(Self::new(config, &aws))
+        let state = Self::new(config, &aws);
+        state.store.warm_up().await;
+        Ok(state)
     }
 
     /// Checks the bearer token: signature, algorithm, claims, then, in one
@@ -66,8 +70,15 @@ impl AppState {
 /// The timeouts keep a dependency outage a prompt 503 instead of a request
 /// that hangs until the Lambda timeout: a connection gets 1 s, an attempt 1 s,
 /// and the whole call, retries included, 2.5 s.
+///
+/// The HTTPS client is rustls on ring, the crypto library the JWT code uses
+/// too: the SDK's default client would link aws-lc as a second one.
 pub fn aws_defaults() -> ConfigLoader {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(1))
@@ -76,4 +87,5 @@ pub fn aws_defaults() -> ConfigLoader {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
 }

@@ -34,13 +34,17 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use serde::Serialize;
 
 use crate::domain::{Email, UserId, UserName};
-use crate::error::{ApiError, sdk_error};
+use crate::error::{ApiError, cause_chain, sdk_error};
 
 pub use lockout::LoginLock;
 pub use reset::ResetTicket;
-pub use users::{ProfileChange, UserPage};
+pub use users::{ProfileChange, UserPage, user_item};
 
-type Item = HashMap<String, AttributeValue>;
+/// A DynamoDB item as the SDK gives and takes it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The key `warm_up` reads: no item is ever written under it.
+const WARM_UP_PK: &str = "WARM_UP";
 
 /// Real DynamoDB cancels a transaction that races another on the same item
 /// (`TransactionConflict`) instead of queueing it; a retry then sees the
@@ -95,6 +99,16 @@ impl UserStore {
         Self {
             client,
             table: table.into(),
+        }
+    }
+
+    /// Reads a key no item has, during the cold start: the connection (and on
+    /// AWS its TLS handshake), the endpoint and the credentials are then ready
+    /// when the first request comes. A failure changes nothing (the first
+    /// request will meet the same outage and answer 503), so it is only logged.
+    pub async fn warm_up(&self) {
+        if let Err(error) = self.get_item(WARM_UP_PK.to_owned(), WARM_UP_PK).await {
+            tracing::warn!(cause = %cause_chain(&error), "the DynamoDB connection could not be primed");
         }
     }
 
@@ -248,7 +262,8 @@ fn user_from_item(item: &Item) -> Result<User, ApiError> {
     })
 }
 
-fn stored_user_from_item(item: &Item) -> Result<StoredUser, ApiError> {
+/// Reads a user item; `Unexpected` if any attribute is missing or mistyped.
+pub fn stored_user_from_item(item: &Item) -> Result<StoredUser, ApiError> {
     Ok(StoredUser {
         user: user_from_item(item)?,
         password_hash: string_attr(item, "password_hash")?,

@@ -7,6 +7,8 @@
 //! `none` included, is refused), requires every claim, and checks `exp`,
 //! `nbf` when present, and `iss`.
 
+pub mod crypto;
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,7 @@ pub struct TokenKeys {
 
 impl TokenKeys {
     pub fn new(config: &Config) -> Self {
+        crypto::install();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&config.jwt_issuer]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "sub", "jti"]);
@@ -124,6 +127,7 @@ mod tests {
     const SECRET: &str = "an-example-secret-of-32-bytes-or-more";
 
     fn sign(claims: &serde_json::Value, algorithm: Algorithm, secret: &str) -> String {
+        crypto::install();
         jsonwebtoken::encode(
             &Header::new(algorithm),
             claims,

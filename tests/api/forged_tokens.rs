@@ -39,6 +39,7 @@ fn secret(app: &TestApp) -> Vec<u8> {
 }
 
 fn sign(claims: &Value, algorithm: Algorithm, secret: &[u8]) -> String {
+    shared::token::crypto::install();
     jsonwebtoken::encode(
         &Header::new(algorithm),
         claims,

@@ -37,8 +37,10 @@ impl ResetRequestState {
     pub async fn from_env() -> Result<Self, Error> {
         let config = ResetRequestConfig::from_env()?;
         let aws = aws_defaults().load().await;
+        let store = UserStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
+        store.warm_up().await;
         Ok(Self {
-            store: UserStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
+            store,
             mailer: Mailer::new(
                 aws_sdk_ses::Client::new(&aws),
                 config.ses_from_address,

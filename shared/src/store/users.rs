@@ -224,7 +224,8 @@ impl UserStore {
     }
 }
 
-pub(super) fn user_item(user: &User, password_hash: &str) -> Item {
+/// The item a new user is stored as.
+pub fn user_item(user: &User, password_hash: &str) -> Item {
     HashMap::from([
         ("pk".to_owned(), s(&user_pk(&user.id))),
         ("sk".to_owned(), s(USER_SK)),

@@ -1,0 +1,112 @@
+//! The work every request repeats, at release settings (`cargo bench -p
+//! shared`): JWT verification, Argon2id at the configured parameters, body
+//! parsing and the user-item mapping. Ids are `group/function`; make bench
+//! reads the Argon2id medians back to judge login and cold starts by them.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::{Body, Request};
+use secrecy::SecretString;
+use shared::domain::{Email, UserId, UserName};
+use shared::http::Fields;
+use shared::store::{User, stored_user_from_item, user_item};
+use shared::token::TokenKeys;
+use shared::{Config, password};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn config() -> Config {
+    Config {
+        table_name: "users".to_owned(),
+        jwt_secret: SecretString::from("a-benchmark-secret-of-32-bytes-or-more"),
+        jwt_issuer: "user-api".to_owned(),
+        access_token_ttl_seconds: 3600,
+    }
+}
+
+fn jwt(c: &mut Criterion) {
+    let keys = TokenKeys::new(&config());
+    let user_id = UserId::generate();
+    let issued = keys.issue(&user_id, 0).expect("a token");
+    let token = secrecy::ExposeSecret::expose_secret(&issued.token).to_owned();
+    let mut group = c.benchmark_group("jwt");
+    group.bench_function("issue", |b| b.iter(|| keys.issue(black_box(&user_id), 0)));
+    group.bench_function("verify", |b| b.iter(|| keys.verify(black_box(&token))));
+    group.finish();
+}
+
+/// Through the same async functions the handlers call, blocking-pool hop
+/// included: that is what a request pays.
+fn argon2id(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let stored = runtime
+        .block_on(password::hash(SecretString::from(PASSWORD)))
+        .expect("a hash");
+    let mut group = c.benchmark_group("argon2id");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("hash", |b| {
+        b.iter(|| runtime.block_on(password::hash(SecretString::from(PASSWORD))))
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| {
+            runtime.block_on(password::verify(
+                SecretString::from(PASSWORD),
+                Some(stored.clone()),
+            ))
+        })
+    });
+    group.finish();
+}
+
+fn body(c: &mut Criterion) {
+    let json = r#"{"email": "ada@example.com", "password": "correct horse battery staple", "name": "Ada Lovelace"}"#;
+    let request = || {
+        let mut request = Request::new(Body::from(json));
+        request.headers_mut().insert(
+            CONTENT_TYPE,
+            "application/json".parse().expect("a header value"),
+        );
+        request
+    };
+    let request = request();
+    let fields = ["email", "password", "name"];
+    c.benchmark_group("body")
+        .bench_function("parse_register", |b| {
+            b.iter(|| Fields::from_request(black_box(&request), &fields, &fields))
+        });
+}
+
+fn user_item_mapping(c: &mut Criterion) {
+    let user = User {
+        id: UserId::generate(),
+        email: Email::parse("ada@example.com").expect("an email"),
+        name: UserName::parse("Ada Lovelace").expect("a name"),
+        admin: false,
+        created_at: "2026-11-27T07:00:00Z".to_owned(),
+        updated_at: "2026-11-27T07:00:00Z".to_owned(),
+    };
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$2dnSt2VUo1XhF+sbzt9/yQ$3c+LKDI8MZf6XgTaIrcyLeT7jEyqBhqKw6GL6BRGKxo";
+    let item = user_item(&user, hash);
+    let mut group = c.benchmark_group("user_item");
+    group.bench_function("to_item", |b| b.iter(|| user_item(black_box(&user), hash)));
+    group.bench_function("from_item", |b| {
+        b.iter(|| stored_user_from_item(black_box(&item)))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = hot_paths;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    targets = jwt, argon2id, body, user_item_mapping
+}
+criterion_main!(hot_paths);

@@ -1,0 +1,404 @@
+//! `lambda-bench`: measures the release function binaries the way Lambda
+//! runs them and writes BENCHMARKS.md. tools/bench.sh builds everything,
+//! starts DynamoDB Local and the SES emulator, seeds fixtures, then runs this.
+//!
+//! For every function (and `hello-world`, the floor):
+//! - cold start: `--cold` fresh processes, each timed from spawn to the
+//!   complete first response;
+//! - warm: one process, one untimed first invocation, then `--warm`
+//!   invocations, each timed from the runtime API handing the event over to
+//!   the response arriving, and the process's CPU time across them;
+//! - peak RSS (VmHWM) of every process, the largest reported.
+//!
+//! Every response must have the route's success status: a benchmark of an
+//! error path would measure the wrong thing, so any other status stops the run.
+
+mod process;
+mod report;
+mod runtime_api;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use process::FunctionProcess;
+use runtime_api::{Outcome, RuntimeApi};
+
+const INVOCATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where each invocation's varying part comes from.
+#[derive(Clone, Copy)]
+enum Input {
+    /// A new address for every registration.
+    NewEmail,
+    LoginEmail,
+    UserToken,
+    AdminToken,
+    /// Fixture lists with one entry per invocation: each is used up.
+    LogoutToken,
+    ResetRequestEmail,
+    ResetToken,
+    DeleteToken,
+}
+
+pub struct Route {
+    pub function: &'static str,
+    event: &'static str,
+    status: u64,
+    input: Input,
+    /// The criterion benchmark of the one Argon2id operation the route makes.
+    pub argon2: Option<&'static str>,
+}
+
+const ROUTES: [Route; 11] = [
+    route(
+        "register",
+        "register.json",
+        201,
+        Input::NewEmail,
+        Some(report::ARGON2_HASH),
+    ),
+    route(
+        "login",
+        "login.json",
+        200,
+        Input::LoginEmail,
+        Some(report::ARGON2_VERIFY),
+    ),
+    route("logout", "logout.json", 200, Input::LogoutToken, None),
+    route(
+        "request-password-reset",
+        "request-password-reset.json",
+        200,
+        Input::ResetRequestEmail,
+        None,
+    ),
+    route(
+        "reset-password",
+        "reset-password.json",
+        200,
+        Input::ResetToken,
+        Some(report::ARGON2_HASH),
+    ),
+    route("get-user", "get-user.json", 200, Input::UserToken, None),
+    route(
+        "update-user",
+        "update-user.json",
+        200,
+        Input::UserToken,
+        None,
+    ),
+    route(
+        "delete-user",
+        "delete-user.json",
+        200,
+        Input::DeleteToken,
+        None,
+    ),
+    route(
+        "list-users",
+        "list-users.json",
+        200,
+        Input::AdminToken,
+        None,
+    ),
+    route(report::FLOOR, "get-user.json", 200, Input::UserToken, None),
+    route(
+        report::SDK_FLOOR,
+        "get-user.json",
+        200,
+        Input::UserToken,
+        None,
+    ),
+];
+
+const fn route(
+    function: &'static str,
+    event: &'static str,
+    status: u64,
+    input: Input,
+    argon2: Option<&'static str>,
+) -> Route {
+    Route {
+        function,
+        event,
+        status,
+        input,
+        argon2,
+    }
+}
+
+pub struct Options {
+    pub bins: PathBuf,
+    pub zips_arm64: PathBuf,
+    pub zips_x86_64: PathBuf,
+    pub events: PathBuf,
+    pub fixtures: PathBuf,
+    pub criterion: PathBuf,
+    pub template: PathBuf,
+    pub logs: PathBuf,
+    pub out: PathBuf,
+    pub cold: usize,
+    pub warm: usize,
+    /// Measure only these functions, print, and write no report.
+    pub only: Option<Vec<String>>,
+}
+
+/// What was measured of one function.
+pub struct Measured {
+    pub cold: Vec<Duration>,
+    pub warm: Vec<Duration>,
+    pub cpu_per_warm_invocation: Duration,
+    pub peak_rss_kib: u64,
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(problem) => {
+            eprintln!("lambda-bench: {problem}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("lambda-bench: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let fixtures: Value = read_json(&options.fixtures)?;
+    let memory = report::memory_sizes(&options.template)?;
+    let api = RuntimeApi::start().map_err(|e| format!("cannot start the runtime API: {e}"))?;
+    std::fs::create_dir_all(&options.logs).map_err(|e| e.to_string())?;
+    let mut results = BTreeMap::new();
+    let selected = |route: &&Route| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|name| name == route.function))
+    };
+    for route in ROUTES.iter().filter(selected) {
+        let template = std::fs::read_to_string(options.events.join(route.event))
+            .map_err(|e| format!("{}: {e}", route.event))?;
+        let inputs = Inputs {
+            route,
+            template: &template,
+            fixtures: &fixtures,
+        };
+        let measured = measure(
+            options,
+            &api,
+            route,
+            &inputs,
+            memory.get(route.function).copied(),
+        )
+        .map_err(|problem| format!("{}: {problem}", route.function))?;
+        eprintln!(
+            "{:<24} cold median {:>7.2} ms  warm median {:>7.3} ms  p99 {:>7.3} ms  cpu/inv {:>7.3} ms  rss {:>6} KiB",
+            route.function,
+            report::ms(report::median(&measured.cold)),
+            report::ms(report::median(&measured.warm)),
+            report::ms(report::percentile(&measured.warm, 99)),
+            report::ms(measured.cpu_per_warm_invocation),
+            measured.peak_rss_kib,
+        );
+        results.insert(route.function, measured);
+    }
+    if options.only.is_some() {
+        return Ok(());
+    }
+    let markdown = report::markdown(options, &ROUTES, &results, &memory)?;
+    std::fs::write(&options.out, markdown)
+        .map_err(|e| format!("{}: {e}", options.out.display()))?;
+    eprintln!("wrote {}", options.out.display());
+    Ok(())
+}
+
+struct Inputs<'a> {
+    route: &'a Route,
+    template: &'a str,
+    fixtures: &'a Value,
+}
+
+impl Inputs<'_> {
+    /// The event of invocation `n`, from the route's file in events/.
+    fn event(&self, n: usize) -> Result<Vec<u8>, String> {
+        let fixture = |name: &str| -> Result<String, String> {
+            self.fixtures[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("fixture {name} missing"))
+        };
+        let nth = |name: &str| -> Result<String, String> {
+            self.fixtures[name][n]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("fixture {name}[{n}] missing: seed more"))
+        };
+        let (placeholder, value) = match self.route.input {
+            Input::NewEmail => (
+                EVENT_EMAIL,
+                format!("bench-{}-{n}@example.com", std::process::id()),
+            ),
+            Input::LoginEmail => (EVENT_EMAIL, fixture("login_email")?),
+            Input::UserToken => (ACCESS_TOKEN, fixture("user_token")?),
+            Input::AdminToken => (ACCESS_TOKEN, fixture("admin_token")?),
+            Input::LogoutToken => (ACCESS_TOKEN, nth("logout_tokens")?),
+            Input::ResetRequestEmail => (EVENT_EMAIL, nth("reset_request_emails")?),
+            Input::ResetToken => (RESET_TOKEN, nth("reset_tokens")?),
+            Input::DeleteToken => (ACCESS_TOKEN, nth("delete_tokens")?),
+        };
+        if !self.template.contains(placeholder) {
+            return Err(format!("{} has no {placeholder}", self.route.event));
+        }
+        Ok(self.template.replace(placeholder, &value).into_bytes())
+    }
+}
+
+/// The placeholders of events/ (see README, "Local invocation").
+const EVENT_EMAIL: &str = "ada@example.com";
+const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
+const RESET_TOKEN: &str = "REPLACE_WITH_RESET_TOKEN";
+
+fn measure(
+    options: &Options,
+    api: &RuntimeApi,
+    route: &Route,
+    inputs: &Inputs<'_>,
+    memory_mb: Option<u32>,
+) -> Result<Measured, String> {
+    let bootstrap = options.bins.join(route.function).join("bootstrap");
+    if !bootstrap.is_file() {
+        return Err(format!(
+            "no {}: build it first (make bench does)",
+            bootstrap.display()
+        ));
+    }
+    let log = File::create(options.logs.join(format!("{}.log", route.function)))
+        .map_err(|e| e.to_string())?;
+    let memory_mb = memory_mb.unwrap_or(128);
+    let mut invocation = 0;
+    let mut peak_rss_kib = 0;
+
+    let mut cold = Vec::with_capacity(options.cold);
+    for _ in 0..options.cold {
+        let runtime_api = api.next_generation();
+        let process =
+            FunctionProcess::spawn(&bootstrap, route.function, &runtime_api, memory_mb, &log)
+                .map_err(|e| format!("cannot spawn {}: {e}", bootstrap.display()))?;
+        let outcome = invoke(api, route, inputs, invocation)?;
+        invocation += 1;
+        cold.push(outcome.received_at.duration_since(process.spawned_at));
+        peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib()?);
+    }
+
+    let runtime_api = api.next_generation();
+    let mut process =
+        FunctionProcess::spawn(&bootstrap, route.function, &runtime_api, memory_mb, &log)
+            .map_err(|e| format!("cannot spawn {}: {e}", bootstrap.display()))?;
+    invoke(api, route, inputs, invocation)?;
+    invocation += 1;
+    let cpu_before = process.cpu_time()?;
+    let mut warm = Vec::with_capacity(options.warm);
+    for _ in 0..options.warm {
+        let outcome = invoke(api, route, inputs, invocation)?;
+        invocation += 1;
+        warm.push(outcome.received_at.duration_since(outcome.handed_at));
+    }
+    let cpu_after = process.cpu_time()?;
+    if let Some(status) = process.exited() {
+        return Err(format!("the warm process exited ({status})"));
+    }
+    peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib()?);
+    let warm_count = u32::try_from(options.warm.max(1)).map_err(|e| e.to_string())?;
+    Ok(Measured {
+        cold,
+        warm,
+        cpu_per_warm_invocation: cpu_after.saturating_sub(cpu_before) / warm_count,
+        peak_rss_kib,
+    })
+}
+
+fn invoke(
+    api: &RuntimeApi,
+    route: &Route,
+    inputs: &Inputs<'_>,
+    n: usize,
+) -> Result<Outcome, String> {
+    let event = inputs.event(n)?;
+    let outcome = api.invoke(&format!("bench-{n}"), event, INVOCATION_TIMEOUT)?;
+    let body = outcome
+        .result
+        .as_ref()
+        .map_err(|error| format!("invocation {n} failed: {error}"))?;
+    let response: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("invocation {n}: the response is not JSON: {e}"))?;
+    let status = response["statusCode"].as_u64().unwrap_or_default();
+    if status != route.status {
+        // The error code only: bodies could one day echo what they were sent.
+        let code = serde_json::from_str::<Value>(response["body"].as_str().unwrap_or("{}"))
+            .ok()
+            .and_then(|body| body["error"]["code"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        return Err(format!(
+            "invocation {n} answered {status} {code}, expected {}",
+            route.status
+        ));
+    }
+    Ok(outcome)
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut values = BTreeMap::new();
+    while let Some(flag) = args.next() {
+        let name = flag
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument {flag}"))?
+            .to_owned();
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        values.insert(name, value);
+    }
+    let mut take = |name: &str| {
+        values
+            .remove(name)
+            .ok_or_else(|| format!("--{name} is required"))
+    };
+    let count = |text: String, name: &str| {
+        text.parse::<usize>()
+            .map_err(|_| format!("--{name} takes a count"))
+    };
+    let options = Options {
+        bins: take("bins")?.into(),
+        zips_arm64: take("zips-arm64")?.into(),
+        zips_x86_64: take("zips-x86_64")?.into(),
+        events: take("events")?.into(),
+        fixtures: take("fixtures")?.into(),
+        criterion: take("criterion")?.into(),
+        template: take("template")?.into(),
+        logs: take("logs")?.into(),
+        out: take("out")?.into(),
+        cold: count(take("cold")?, "cold")?,
+        warm: count(take("warm")?, "warm")?,
+        only: values
+            .remove("only")
+            .filter(|only| !only.is_empty())
+            .map(|only| only.split(',').map(str::to_owned).collect()),
+    };
+    if let Some(unknown) = values.keys().next() {
+        return Err(format!("unknown option --{unknown}"));
+    }
+    Ok(options)
+}

@@ -1,0 +1,149 @@
+//! `bench-seed COUNT`: creates, through the service's own store code, what
+//! `lambda-bench` feeds the functions, and prints it as one JSON object:
+//!
+//! - `password`: the password of every seeded user (the events' own);
+//! - `login_email`, `user_token`, `admin_token`: a user to log in as, and
+//!   tokens of a user and of an admin;
+//! - `logout_tokens`: COUNT distinct tokens of one user (each logout revokes one);
+//! - `reset_request_emails`: COUNT users' emails (the resend window allows
+//!   one reset email per user and minute);
+//! - `reset_tokens`: COUNT live reset tokens, one per user;
+//! - `delete_tokens`: COUNT tokens, one per user (each delete removes one).
+//!
+//! Runs against whatever `TABLE_NAME` and `AWS_ENDPOINT_URL_DYNAMODB` name:
+//! tools/bench.sh points them at a DynamoDB Local of its own. Prints tokens:
+//! never run it against a real table.
+
+use std::process::ExitCode;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use shared::domain::{Email, UserName};
+use shared::store::{NewUser, StoredUser, User, UserStore};
+use shared::token::TokenKeys;
+use shared::{ApiError, AppState, Config, password, reset_token};
+use tokio::task::JoinSet;
+
+/// The password of events/login.json.
+const PASSWORD: &str = "correct horse battery staple";
+/// Writes in flight at once: enough to hide DynamoDB Local's latency.
+const CONCURRENCY: usize = 16;
+const RESET_TOKEN_TTL_SECONDS: u64 = 3600;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let Some(count) = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        eprintln!("usage: bench-seed COUNT");
+        return ExitCode::from(2);
+    };
+    match seed(count).await {
+        Ok(fixtures) => {
+            println!("{fixtures}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("bench-seed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
+    let config = Config::from_env()?;
+    let aws = shared::state::aws_defaults().load().await;
+    let state = AppState::new(config, &aws);
+    let hash = password::hash(SecretString::from(PASSWORD)).await?;
+    // Several runs may share a table: every address is new.
+    let run = uuid_fragment();
+    let new_users = |pool: &str| {
+        (0..count)
+            .map(|i| format!("bench-{run}-{pool}-{i}@example.com"))
+            .collect::<Vec<_>>()
+    };
+
+    let login = create_users(
+        &state.store,
+        vec![format!("bench-{run}-login@example.com")],
+        &hash,
+    )
+    .await?;
+    let admin = create_users(
+        &state.store,
+        vec![format!("bench-{run}-admin@example.com")],
+        &hash,
+    )
+    .await?;
+    state.store.set_admin(&admin[0].id, true).await?;
+    let reset_request = create_users(&state.store, new_users("reset-request"), &hash).await?;
+    let reset = create_users(&state.store, new_users("reset"), &hash).await?;
+    let delete = create_users(&state.store, new_users("delete"), &hash).await?;
+
+    let mut reset_tokens = Vec::with_capacity(count);
+    for user in reset {
+        let token = reset_token::generate()?;
+        let stored = StoredUser {
+            user,
+            password_hash: hash.clone(),
+            token_version: 0,
+            reset_token_hash: None,
+            reset_sent_at: None,
+        };
+        let expires_at = shared::clock::unix_now() + RESET_TOKEN_TTL_SECONDS;
+        state
+            .store
+            .start_reset(&stored, &reset_token::hash(&token), expires_at, 0)
+            .await?;
+        reset_tokens.push(token.expose_secret().to_owned());
+    }
+
+    let token_of = |user: &User| issue(&state.tokens, user);
+    Ok(json!({
+        "password": PASSWORD,
+        "login_email": login[0].email.as_str(),
+        "user_token": token_of(&login[0])?,
+        "admin_token": token_of(&admin[0])?,
+        "logout_tokens": (0..count).map(|_| token_of(&login[0])).collect::<Result<Vec<_>, _>>()?,
+        "reset_request_emails": reset_request.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
+        "reset_tokens": reset_tokens,
+        "delete_tokens": delete.iter().map(token_of).collect::<Result<Vec<_>, _>>()?,
+    }))
+}
+
+fn issue(keys: &TokenKeys, user: &User) -> Result<String, ApiError> {
+    Ok(keys.issue(&user.id, 0)?.token.expose_secret().to_owned())
+}
+
+async fn create_users(
+    store: &UserStore,
+    emails: Vec<String>,
+    password_hash: &str,
+) -> Result<Vec<User>, Box<dyn std::error::Error>> {
+    let mut users = Vec::with_capacity(emails.len());
+    for chunk in emails.chunks(CONCURRENCY) {
+        let mut writes = JoinSet::new();
+        for (i, email) in chunk.iter().enumerate() {
+            let new_user = NewUser {
+                email: Email::parse(email)?,
+                name: UserName::parse("Bench User")?,
+                password_hash: password_hash.to_owned(),
+            };
+            let store = store.clone();
+            writes.spawn(async move { (i, store.create_user(new_user).await) });
+        }
+        let mut created: Vec<(usize, User)> = Vec::with_capacity(chunk.len());
+        while let Some(joined) = writes.join_next().await {
+            let (i, user) = joined?;
+            created.push((i, user?));
+        }
+        created.sort_by_key(|(i, _)| *i);
+        users.extend(created.into_iter().map(|(_, user)| user));
+    }
+    Ok(users)
+}
+
+fn uuid_fragment() -> String {
+    shared::domain::UserId::generate().as_str()[28..].to_owned()
+}
