@@ -1,4 +1,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
+    shared::password::prepare_working_area();
     shared::lambda::run(shared::AppState::from_env(), register::handler).await
 }
