@@ -54,13 +54,23 @@ pub async fn execute(
             let user = found.ok_or_else(|| {
                 Failure::Refused(format!("no user has the email {}", email.as_str()))
             })?;
-            store
+            // The account may go between the lookup and the update: then
+            // nothing changed, and the operator must hear so.
+            let changed = store
                 .set_admin(&user.user.id, admin)
                 .await
-                .map_err(store_failure)?;
+                .map_err(store_failure)?
+                .ok_or_else(|| {
+                    Failure::Refused(format!(
+                        "the user with the email {} (id {}) was deleted meanwhile; nothing changed",
+                        email.as_str(),
+                        user.user.id
+                    ))
+                })?;
             Ok(format!(
-                "{} is {} an admin",
-                email.as_str(),
+                "{} (id {}) is {} an admin",
+                changed.email.as_str(),
+                changed.id,
                 if admin { "now" } else { "no longer" }
             ))
         }

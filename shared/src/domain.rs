@@ -14,6 +14,32 @@ const MAX_PASSWORD_CHARS: usize = 256;
 /// The common passwords of 8 or more characters, lower-cased, one a line (see data/README.md).
 const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
 
+/// Characters an address may not hold (API.md, "Field rules").
+const EMAIL_SPECIALS: &str = "<>()[],;:\"\\";
+
+/// The bidirectional marks, embeddings, overrides and isolates (Unicode
+/// general category Cf), which change the order in which text is shown.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Format characters that show as nothing (Unicode general category Cf):
+/// zero-width spaces and joiners, the bidi controls, the word joiner and
+/// invisible operators, the byte-order mark, the soft hyphen.
+fn is_invisible_format(c: char) -> bool {
+    is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{206A}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
 /// A trimmed, lower-cased email address: accounts are unique per this form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -31,8 +57,17 @@ impl Email {
         if raw.chars().count() > MAX_EMAIL_CHARS || email.chars().count() > MAX_EMAIL_CHARS {
             return Err("must be at most 254 characters");
         }
-        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("must not contain spaces or control characters");
+        if email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c))
+        {
+            return Err("must not contain spaces, control or invisible characters");
+        }
+        // Characters that make an address mean something else to a mail
+        // system (display names, comments, routes, quoting): with them two
+        // strings could reach one mailbox and pass as two accounts.
+        if email.chars().any(|c| EMAIL_SPECIALS.contains(c)) {
+            return Err("must not contain any of <>()[],;:\\\"");
         }
         let Some((local, domain)) = email.split_once('@') else {
             return Err("must be an email address like name@example.com");
@@ -57,7 +92,8 @@ impl Email {
     }
 }
 
-/// A display name: trimmed, 1 to 100 characters, no control characters.
+/// A display name: trimmed, 1 to 100 characters, no control characters and
+/// no bidi controls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct UserName(String);
@@ -74,6 +110,10 @@ impl UserName {
         }
         if name.chars().any(char::is_control) {
             return Err("must not contain control characters");
+        }
+        // They reorder the text around them: a name could show as another.
+        if name.chars().any(is_bidi_control) {
+            return Err("must not contain bidirectional override characters");
         }
         Ok(Self(name.to_owned()))
     }
@@ -133,6 +173,12 @@ impl UserId {
         Self(uuid::Uuid::now_v7().to_string())
     }
 
+    /// The all-zero id, which no user has (`generate` makes UUIDv7s): a key
+    /// to read where a lookup must cost the same whether or not a user exists.
+    pub fn nil() -> Self {
+        Self(uuid::Uuid::nil().hyphenated().to_string())
+    }
+
     /// Accepts only the canonical hyphenated UUID form this API issues.
     pub fn parse(raw: &str) -> Option<Self> {
         let uuid = uuid::Uuid::try_parse(raw).ok()?;
@@ -183,6 +229,17 @@ mod tests {
             "a@b.",
             "a@b..io",
             "a\u{7}@b.io",
+            "bob<alice@x.io>",
+            "(c)alice@x.io",
+            "g:alice@x.io;",
+            "a,b@x.io",
+            "\"a\"@x.io",
+            "a\\b@x.io",
+            "a[1]@x.io",
+            "alice\u{200B}@x.io",
+            "\u{FEFF}alice@x.io",
+            "ali\u{202E}ce@x.io",
+            "a\u{00AD}lice@x.io",
         ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} should be refused");
         }
@@ -219,6 +276,17 @@ mod tests {
         assert!(UserName::parse(&"é".repeat(101)).is_err());
         assert!(UserName::parse("Ada\nLovelace").is_err());
         assert!(UserName::parse("Ada\u{0}").is_err());
+    }
+
+    #[test]
+    fn names_with_bidi_controls_are_refused() {
+        for raw in ["Ada\u{202E}ecalevol", "\u{2066}Ada\u{2069}", "Ada\u{200F}"] {
+            assert!(UserName::parse(raw).is_err(), "{raw:?} should be refused");
+        }
+        assert!(
+            UserName::parse("עדה לאבלייס").is_ok(),
+            "right-to-left letters are fine"
+        );
     }
 
     #[test]
@@ -290,7 +358,41 @@ mod properties {
                 prop_assert_eq!(text.to_lowercase(), text);
                 prop_assert!(text.chars().count() <= MAX_EMAIL_CHARS);
                 prop_assert_eq!(text.matches('@').count(), 1);
+                prop_assert!(!text.chars().any(|c| EMAIL_SPECIALS.contains(c)));
+                prop_assert!(!text.chars().any(|c| c.is_control() || is_invisible_format(c)));
             }
+        }
+
+        #[test]
+        fn an_email_with_a_special_or_invisible_character_is_refused(
+            local in "[a-z]{1,10}",
+            special in prop::sample::select(
+                "<>()[],;:\"\\\u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}\u{202E}\u{2066}\u{00AD}"
+                    .chars()
+                    .collect::<Vec<_>>(),
+            ),
+            position in 0usize..=10,
+        ) {
+            let mut local: Vec<char> = local.chars().collect();
+            local.insert(position.min(local.len()), special);
+            let raw = format!("{}@example.com", local.into_iter().collect::<String>());
+            prop_assert!(Email::parse(&raw).is_err(), "{:?} was accepted", raw);
+        }
+
+        #[test]
+        fn a_name_with_a_bidi_control_is_refused(
+            name in "[A-Za-z ]{0,20}",
+            control in prop::sample::select(
+                "\u{061C}\u{200E}\u{200F}\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}"
+                    .chars()
+                    .collect::<Vec<_>>(),
+            ),
+            position in 0usize..=20,
+        ) {
+            let mut chars: Vec<char> = format!("A{name}").chars().collect();
+            chars.insert(position.min(chars.len()), control);
+            let raw: String = chars.into_iter().collect();
+            prop_assert!(UserName::parse(&raw).is_err(), "{:?} was accepted", raw);
         }
 
         #[test]
@@ -306,6 +408,7 @@ mod properties {
                 let count = name.as_str().chars().count();
                 prop_assert!((1..=MAX_NAME_CHARS).contains(&count));
                 prop_assert!(!name.as_str().chars().any(char::is_control));
+                prop_assert!(!name.as_str().chars().any(is_bidi_control));
             }
         }
 

@@ -118,7 +118,8 @@ impl ApiError {
     }
 }
 
-/// An AWS service (DynamoDB, SES) out of reach, or throttling past the SDK's retries, is 503;
+/// An AWS service (DynamoDB, SES) out of reach, throttling past the SDK's
+/// retries or a transaction conflict past the store's is 503;
 /// anything else from the SDK is unexpected (500). Either way the cause is
 /// kept for the log and never shown to the client.
 pub fn sdk_error<E, R>(error: SdkError<E, R>) -> ApiError
@@ -136,6 +137,7 @@ where
                     | "RequestLimitExceeded"
                     | "InternalServerError"
                     | "ServiceUnavailable"
+                    | "TransactionConflictException"
             )
         ),
         _ => false,

@@ -1,6 +1,11 @@
 //! The SES mailer, linked only into the function that sends reset emails
 //! (cargo feature `mail`).
 
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -15,10 +20,31 @@ pub struct Mailer {
     reset_url_base: Option<String>,
 }
 
+/// One SES call, retries included, ends within this time: a reset request
+/// answers after a fixed response floor whatever happens, so a failed send
+/// must be over (and its token withdrawn) well before that floor.
+const SEND_TIMEOUT: Duration = Duration::from_millis(200);
+
 impl Mailer {
-    pub fn new(client: aws_sdk_ses::Client, from: String, reset_url_base: Option<String>) -> Self {
+    /// A mailer whose SES client (from `aws`, the shared SDK settings) gives
+    /// up within `SEND_TIMEOUT`: two attempts, close together.
+    pub fn new(aws: &SdkConfig, from: String, reset_url_base: Option<String>) -> Self {
+        let config = aws_sdk_ses::config::Builder::from(aws)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(Duration::from_millis(20)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(SEND_TIMEOUT / 2)
+                    .operation_attempt_timeout(SEND_TIMEOUT / 2)
+                    .operation_timeout(SEND_TIMEOUT)
+                    .build(),
+            )
+            .build();
         Self {
-            client,
+            client: aws_sdk_ses::Client::from_conf(config),
             from,
             reset_url_base,
         }

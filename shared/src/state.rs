@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use lambda_http::Request;
 
@@ -29,8 +29,8 @@ pub struct Authenticated {
 }
 
 impl AppState {
-    pub fn new(config: Config, aws: &SdkConfig) -> Self {
-        let store = UserStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
+    pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client) -> Self {
+        let store = UserStore::new(dynamodb, &config.table_name);
         let tokens = TokenKeys::new(&config);
         Self {
             config,
@@ -42,7 +42,7 @@ impl AppState {
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
         let aws = aws_defaults().load().await;
-        let state = Self::new(config, &aws);
+        let state = Self::new(config, aws_sdk_dynamodb::Client::new(&aws));
         state.store.warm_up().await;
         Ok(state)
     }

@@ -8,7 +8,7 @@
 //! | email claim   | `EMAIL#<email>`  | `EMAIL`         | user_id |
 //! | revoked token | `USER#<id>`      | `REVOKED#<jti>` | expires_at (the token's `exp`) |
 //! | reset token   | `RESET#<sha256>` | `RESET`         | user_id, expires_at |
-//! | login lockout | `LOGIN#<email>`  | `LOGIN`         | failures, locked_until_ms?, expires_at |
+//! | login lockout | `LOGIN#<email>`  | `LOGIN`         | attempts, reserved_at_ms, locked_until_ms?, lock_attempt?, expires_at |
 //!
 //! The email claim makes addresses unique: it is written in the same
 //! transaction as the user, on condition that it does not exist yet. User
@@ -18,6 +18,7 @@
 //! checked in code; the TTL attribute `expires_at` only cleans up.
 
 mod lockout;
+pub mod permissions;
 mod reset;
 pub mod schema;
 mod sessions;
@@ -27,29 +28,26 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, Put, TransactWriteItem};
 use serde::Serialize;
 
 use crate::domain::{Email, UserId, UserName};
 use crate::error::{ApiError, cause_chain, sdk_error};
 
-pub use lockout::LoginLock;
+pub use lockout::{LOCKOUT_THRESHOLD, LoginAttempt};
 pub use reset::ResetTicket;
 pub use users::{ProfileChange, UserPage, user_item};
 
 /// A DynamoDB item as the SDK gives and takes it.
 pub type Item = HashMap<String, AttributeValue>;
 
-/// The key `warm_up` reads: no item is ever written under it.
-const WARM_UP_PK: &str = "WARM_UP";
-
-/// Real DynamoDB cancels a transaction that races another on the same item
-/// (`TransactionConflict`) instead of queueing it; a retry then sees the
-/// winner's write and fails its condition as it should.
-const TRANSACTION_CONFLICT_ATTEMPTS: u32 = 3;
+/// How often a request that meets a transaction in flight is sent at most.
+const CONFLICT_ATTEMPTS: u32 = 3;
 
 /// A user as the API shows it: exactly the fields of API.md's user object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -107,7 +105,13 @@ impl UserStore {
     /// when the first request comes. A failure changes nothing (the first
     /// request will meet the same outage and answer 503), so it is only logged.
     pub async fn warm_up(&self) {
-        if let Err(error) = self.get_item(WARM_UP_PK.to_owned(), WARM_UP_PK).await {
+        if let Err(error) = self
+            .get_item(
+                permissions::WARM_UP_KEY.to_owned(),
+                permissions::WARM_UP_KEY,
+            )
+            .await
+        {
             tracing::warn!(cause = %cause_chain(&error), "the DynamoDB connection could not be primed");
         }
     }
@@ -148,39 +152,120 @@ impl UserStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transaction, ApiError> {
-        let mut attempt = 1;
-        loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let error = match result {
-                Ok(_) => return Ok(Transaction::Committed),
-                Err(error) => error,
-            };
-            let Some(reasons) = cancellation_reasons(&error) else {
-                return Err(sdk_error(error));
-            };
-            if reasons.iter().any(|code| code == "TransactionConflict") {
-                if attempt < TRANSACTION_CONFLICT_ATTEMPTS {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
-                    continue;
+        let request = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items));
+        let result = retry_conflicts(
+            |error: &TransactWriteItemsError| match error {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    cancelled_by_conflict(cancelled.cancellation_reasons())
                 }
-                return Err(ApiError::Unavailable(Box::new(error)));
-            }
-            if reasons.iter().any(|code| code == "ConditionalCheckFailed") {
-                return Ok(Transaction::ConditionFailed(
-                    reasons
-                        .iter()
-                        .map(|code| code == "ConditionalCheckFailed")
-                        .collect(),
-                ));
-            }
+                _ => false,
+            },
+            || request.clone().send(),
+        )
+        .await;
+        let error = match result {
+            Ok(_) => return Ok(Transaction::Committed),
+            Err(error) => error,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            error.as_service_error()
+        else {
             return Err(sdk_error(error));
+        };
+        let reasons = cancelled.cancellation_reasons().to_vec();
+        if reasons
+            .iter()
+            .any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+        {
+            return Ok(Transaction::ConditionFailed(
+                reasons
+                    .iter()
+                    .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                    .collect(),
+            ));
         }
+        Err(cancelled_transaction_error(&reasons, error))
+    }
+}
+
+/// Sends a conditional update (again while it meets a transaction in
+/// flight); `None` when its condition failed.
+async fn update_if(request: UpdateItemFluentBuilder) -> Result<Option<UpdateItemOutput>, ApiError> {
+    match retry_conflicts(conflicts_with_transaction, || request.clone().send()).await {
+        Ok(output) => Ok(Some(output)),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(sdk_error(error)),
+    }
+}
+
+/// Sends a request again, a bounded number of times, while it meets a
+/// transaction in flight on the same item: real DynamoDB cancels such a
+/// request (`TransactionConflict`) instead of queueing it, and a retry then
+/// sees the winner's write (and fails its condition where it should). The
+/// last error is returned as it is; `sdk_error` and
+/// `cancelled_transaction_error` make a conflict past the retries a 503.
+async fn retry_conflicts<T, E, R, Fut>(
+    is_conflict: impl Fn(&E) -> bool,
+    mut send: impl FnMut() -> Fut,
+) -> Result<T, SdkError<E, R>>
+where
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+{
+    let mut attempt = 1;
+    loop {
+        match send().await {
+            Err(error)
+                if attempt < CONFLICT_ATTEMPTS
+                    && error.as_service_error().is_some_and(&is_conflict) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Whether a plain request was refused because a transaction held its item.
+fn conflicts_with_transaction<E: ProvideErrorMetadata>(error: &E) -> bool {
+    error.code() == Some("TransactionConflictException")
+}
+
+fn cancelled_by_conflict(reasons: &[CancellationReason]) -> bool {
+    reasons
+        .iter()
+        .any(|reason| reason.code() == Some("TransactionConflict"))
+}
+
+/// A transaction cancelled for a reason other than a failed condition: a
+/// conflict past the retries or throttling is a 503, anything else a 500.
+fn cancelled_transaction_error<E, R>(
+    reasons: &[CancellationReason],
+    error: SdkError<E, R>,
+) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let transient = reasons.iter().any(|reason| {
+        matches!(
+            reason.code(),
+            Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
+        )
+    });
+    if transient {
+        ApiError::Unavailable(Box::new(error))
+    } else {
+        sdk_error(error)
     }
 }
 
@@ -276,21 +361,6 @@ pub fn stored_user_from_item(item: &Item) -> Result<StoredUser, ApiError> {
     })
 }
 
-/// The per-item cancellation codes of a cancelled transaction ("None" where
-/// an item was fine), or `None` for any other error.
-fn cancellation_reasons<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<String>> {
-    match error.as_service_error()? {
-        TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(
-            cancelled
-                .cancellation_reasons()
-                .iter()
-                .map(|reason| reason.code().unwrap_or("None").to_owned())
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +392,103 @@ mod tests {
         assert!(matches!(
             user_from_item(&item),
             Err(ApiError::Unexpected(_))
+        ));
+    }
+
+    fn conflict_reason() -> CancellationReason {
+        CancellationReason::builder()
+            .code("TransactionConflict")
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_request_meeting_a_transaction_is_sent_again_and_then_succeeds() {
+        use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
+        use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+
+        let mut sent = 0;
+        let result: Result<&str, SdkError<TransactGetItemsError, ()>> = retry_conflicts(
+            |error: &TransactGetItemsError| match error {
+                TransactGetItemsError::TransactionCanceledException(cancelled) => {
+                    cancelled_by_conflict(cancelled.cancellation_reasons())
+                }
+                _ => false,
+            },
+            || {
+                sent += 1;
+                let attempt = sent;
+                async move {
+                    if attempt < CONFLICT_ATTEMPTS {
+                        let cancelled = TransactionCanceledException::builder()
+                            .cancellation_reasons(conflict_reason())
+                            .build();
+                        Err(SdkError::service_error(
+                            TransactGetItemsError::TransactionCanceledException(cancelled),
+                            (),
+                        ))
+                    } else {
+                        Ok("read")
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(result.unwrap(), "read");
+        assert_eq!(sent, CONFLICT_ATTEMPTS);
+    }
+
+    #[test]
+    fn a_conflict_past_the_retries_or_throttling_is_a_503_not_a_500() {
+        use aws_sdk_dynamodb::error::ErrorMetadata;
+        use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::error::{
+            TransactionCanceledException, TransactionConflictException,
+        };
+
+        let cancelled = |code: &str| {
+            let reason = CancellationReason::builder().code(code).build();
+            let error = SdkError::service_error(
+                TransactGetItemsError::TransactionCanceledException(
+                    TransactionCanceledException::builder()
+                        .cancellation_reasons(reason.clone())
+                        .build(),
+                ),
+                (),
+            );
+            cancelled_transaction_error(&[reason], error)
+        };
+        assert!(matches!(
+            cancelled("TransactionConflict"),
+            ApiError::Unavailable(_)
+        ));
+        assert!(matches!(
+            cancelled("ThrottlingError"),
+            ApiError::Unavailable(_)
+        ));
+        assert!(matches!(
+            cancelled("ValidationError"),
+            ApiError::Unexpected(_)
+        ));
+
+        let plain_write_conflict = SdkError::service_error(
+            UpdateItemError::TransactionConflictException(
+                TransactionConflictException::builder()
+                    .meta(
+                        ErrorMetadata::builder()
+                            .code("TransactionConflictException")
+                            .build(),
+                    )
+                    .build(),
+            ),
+            (),
+        );
+        assert!(conflicts_with_transaction(
+            plain_write_conflict.as_service_error().unwrap()
+        ));
+        assert!(matches!(
+            sdk_error(plain_write_conflict),
+            ApiError::Unavailable(_)
         ));
     }
 

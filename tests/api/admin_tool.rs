@@ -13,9 +13,18 @@ async fn promote_and_demote_change_the_stored_admin_flag() {
         .await
         .unwrap();
     assert!(promoted.contains("now an admin"), "{promoted}");
+    let id = app.user_id(&token).await;
+    assert!(
+        promoted.contains(&format!("(id {id})")),
+        "says which account changed: {promoted}"
+    );
     assert_eq!(app.get_user(&token).await.body["user"]["admin"], true);
 
-    app.admin(&["demote", &email]).await.unwrap();
+    let demoted = app.admin(&["demote", &email]).await.unwrap();
+    assert!(
+        demoted.contains(&format!("(id {id}) is no longer")),
+        "{demoted}"
+    );
     assert_eq!(app.get_user(&token).await.body["user"]["admin"], false);
 }
 

@@ -263,3 +263,80 @@ fn the_deployed_table_is_the_one_the_code_creates() {
         Some(true)
     );
 }
+
+#[test]
+fn the_sensitive_routes_share_the_tight_throttle() {
+    let template = yaml("template.yaml");
+    let settings = &template["Resources"]["HttpApi"]["Properties"]["RouteSettings"];
+    for route in [
+        "POST /v1/api/register",
+        "POST /v1/api/login",
+        "POST /v1/api/reset_password",
+        "POST /v1/api/reset_password/{token}",
+        // 409 for a taken address would otherwise list addresses at 100/s.
+        "PUT /v1/api/user",
+    ] {
+        let setting = &settings[route];
+        assert_eq!(
+            text(&setting["ThrottlingRateLimit"]),
+            text(&serde_norway::from_str::<Yaml>("!Ref SensitiveRouteRateLimit").unwrap()),
+            "{route}"
+        );
+        assert_eq!(
+            text(&setting["ThrottlingBurstLimit"]),
+            text(&serde_norway::from_str::<Yaml>("!Ref SensitiveRouteBurstLimit").unwrap()),
+            "{route}"
+        );
+    }
+}
+
+#[test]
+fn every_example_in_openapi_passes_the_field_rules() {
+    use secrecy::SecretString;
+    use shared::domain::{Email, Password, UserName};
+
+    let openapi = yaml("openapi.yaml");
+    let schemas = &openapi["components"]["schemas"];
+    let examples = |name: &str| -> Vec<String> {
+        let found = strings(&schemas[name]["examples"]);
+        assert!(!found.is_empty(), "{name} has examples");
+        found
+    };
+    for email in examples("Email") {
+        assert!(Email::parse(&email).is_ok(), "example email {email:?}");
+    }
+    for name in examples("Name") {
+        assert!(UserName::parse(&name).is_ok(), "example name {name:?}");
+    }
+    let email = Email::parse(&examples("Email")[0]).unwrap();
+    for password in examples("Password") {
+        assert!(
+            Password::parse(SecretString::from(password.clone()), Some(&email)).is_ok(),
+            "example password {password:?}"
+        );
+    }
+    for token in examples("ResetToken") {
+        assert!(
+            shared::reset_token::is_well_formed(&token),
+            "example reset token {token:?}"
+        );
+    }
+}
+
+#[test]
+fn the_reset_token_schema_admits_exactly_the_tokens_the_api_issues() {
+    let openapi = yaml("openapi.yaml");
+    let parameter = &openapi["paths"]["/v1/api/reset_password/{token}"]["post"]["parameters"][0];
+    assert_eq!(
+        text(&parameter["schema"]["$ref"]),
+        "#/components/schemas/ResetToken"
+    );
+    let schema = &openapi["components"]["schemas"]["ResetToken"];
+    let issued =
+        secrecy::ExposeSecret::expose_secret(&shared::reset_token::generate().unwrap()).to_owned();
+    assert_eq!(schema["minLength"].as_u64(), Some(issued.len() as u64));
+    assert_eq!(schema["maxLength"].as_u64(), Some(issued.len() as u64));
+    assert_eq!(text(&schema["pattern"]), "^[A-Za-z0-9_-]{43}$");
+    assert!(shared::reset_token::is_well_formed(&issued));
+    assert!(!shared::reset_token::is_well_formed("0"));
+}

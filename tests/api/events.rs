@@ -85,6 +85,10 @@ async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
         "",
         400,
     );
+    // A body that is not UTF-8 reaches the function base64-encoded from API
+    // Gateway (cargo lambda watch answers such a request itself: README).
+    let invalid = check("register", "error-register-invalid-utf8.json", "", "", 400);
+    assert_eq!(invalid["code"], "invalid_json");
     let token = check("login", "login.json", "", "", 200)["token"]
         .as_str()
         .unwrap()

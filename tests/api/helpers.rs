@@ -17,6 +17,7 @@ use shared::mail::Mailer;
 use shared::store::{UserStore, schema};
 use shared::{AppState, Config};
 
+use crate::dynamodb_calls::CallLog;
 use crate::emulators::emulators;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -112,6 +113,9 @@ pub struct TestApp {
     pub state: AppState,
     pub reset_state: ResetRequestState,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Every DynamoDB request the handlers (not `items`, `snapshot` and
+    /// the other direct reads and edits) sent.
+    pub dynamodb_calls: CallLog,
     pub table: String,
     /// Makes this test's email addresses unique in the SES emulator, whose
     /// mailbox every test of the run shares.
@@ -177,20 +181,26 @@ impl TestApp {
     ) -> Self {
         let aws = sdk_config(dynamodb_endpoint).await;
         let table = config.table_name.clone();
-        let ses = aws_sdk_ses::Client::new(&sdk_config(ses_endpoint).await);
+        let dynamodb_calls = CallLog::default();
+        let handlers_dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&aws)
+                .interceptor(dynamodb_calls.clone())
+                .build(),
+        );
         let reset_state = ResetRequestState {
-            store: UserStore::new(aws_sdk_dynamodb::Client::new(&aws), &table),
+            store: UserStore::new(handlers_dynamodb.clone(), &table),
             mailer: Mailer::new(
-                ses,
+                &sdk_config(ses_endpoint).await,
                 "no-reply@example.com".into(),
                 Some("https://app.example.com/reset".into()),
             ),
             token_ttl_seconds: 1800,
         };
         Self {
-            state: AppState::new(config, &aws),
+            state: AppState::new(config, handlers_dynamodb),
             reset_state,
             dynamodb,
+            dynamodb_calls,
             table,
             tag,
         }

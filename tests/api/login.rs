@@ -69,3 +69,37 @@ async fn login_errors_never_echo_the_password() {
     response.assert_error(400, "validation_failed");
     assert!(!response.text.contains("hunter2-secret"));
 }
+
+#[tokio::test]
+async fn a_known_and_an_unknown_address_cost_the_same_store_requests_on_401_and_on_429() {
+    let app = TestApp::spawn().await;
+    let known = app.email("ada");
+    let unknown = app.email("nobody");
+    app.register(&known, PASSWORD, "Ada").await;
+
+    let mut wrong_password = Vec::new();
+    let mut locked = Vec::new();
+    for email in [&known, &unknown] {
+        app.dynamodb_calls.take();
+        app.login(email, "not the password")
+            .await
+            .assert_error(401, "invalid_credentials");
+        wrong_password.push(app.dynamodb_calls.take_kinds());
+        for _ in 0..4 {
+            app.login(email, "not the password").await;
+        }
+        app.dynamodb_calls.take();
+        app.login(email, "not the password")
+            .await
+            .assert_error(429, "too_many_attempts");
+        locked.push(app.dynamodb_calls.take_kinds());
+    }
+
+    assert_eq!(wrong_password[0], wrong_password[1], "on the 401 path");
+    assert_eq!(locked[0], locked[1], "on the 429 path");
+    assert!(
+        locked[0].iter().all(|call| !call.contains("GetItem")),
+        "a locked address gets its 429 before the user is read: {:?}",
+        locked[0]
+    );
+}

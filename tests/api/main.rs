@@ -4,6 +4,7 @@
 //! watch` (`e2e`, `events`); and the agreement of every artifact that
 //! describes the API (`contract`).
 
+mod dynamodb_calls;
 mod emulators;
 mod helpers;
 mod http_client;
@@ -23,6 +24,7 @@ mod login;
 mod logout;
 mod outages;
 mod password_reset;
+mod permissions;
 mod register;
 mod request_rules;
 mod update_user;

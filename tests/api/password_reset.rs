@@ -291,3 +291,31 @@ async fn a_password_reset_clears_the_login_lockout() {
 
     app.login(&email, NEW_PASSWORD).await.assert_ok();
 }
+
+#[tokio::test]
+async fn a_delete_racing_a_reset_request_leaves_no_reset_token_behind() {
+    let app = TestApp::spawn().await;
+    let email = app.email("ada");
+    app.register(&email, PASSWORD, "Ada").await;
+    let parsed = shared::domain::Email::parse(&email).unwrap();
+    // The delete read the user before the reset request stored its token.
+    let read_before = app
+        .state
+        .store
+        .find_by_email(&parsed)
+        .await
+        .unwrap()
+        .unwrap();
+    app.request_reset(&email).await.assert_ok();
+    assert_eq!(app.count_items("RESET").await, 1);
+
+    app.state.store.delete_user(&read_before).await.unwrap();
+
+    assert_eq!(app.count_items("USER").await, 0);
+    assert_eq!(app.count_items("EMAIL").await, 0);
+    assert_eq!(
+        app.count_items("RESET").await,
+        0,
+        "a reset token outlived its user"
+    );
+}

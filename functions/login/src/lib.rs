@@ -1,9 +1,12 @@
 //! `POST /v1/api/login`: exchange email and password for an access token.
 //!
 //! An unknown email and a wrong password get the same 401 body, after the same
-//! Argon2id work (a dummy verify runs for unknown emails). Five consecutive
-//! failures for one address, registered or not, lock it with exponential
-//! back-off; while locked, every attempt gets 429, even with the right password.
+//! Argon2id work and the same reads (a dummy verify and a dummy read run for
+//! unknown emails). Five consecutive failures for one address, registered or
+//! not, lock it with exponential back-off; while locked, every attempt gets
+//! 429 before anything else is read, even with the right password. Each
+//! password check is reserved first, so concurrent attempts cannot outrun
+//! the count.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
@@ -12,6 +15,7 @@ use serde::Serialize;
 use shared::clock::unix_now_ms;
 use shared::domain::Email;
 use shared::http::{Fields, json_response, respond};
+use shared::store::LoginAttempt;
 use shared::{ApiError, AppState, password};
 
 const FIELDS: [&str; 2] = ["email", "password"];
@@ -39,25 +43,34 @@ async fn login(state: &AppState, request: &Request) -> Result<Response<Body>, Ap
         return Err(ApiError::InvalidCredentials);
     };
 
-    let now_ms = unix_now_ms();
-    let (stored, lock) = tokio::try_join!(
-        state.store.find_by_email(&email),
-        state.store.login_lock(&email)
-    )?;
-    if let Some(retry_after_seconds) = lock.and_then(|lock| lock.retry_after(now_ms)) {
-        return Err(ApiError::TooManyAttempts {
+    // The attempt is reserved before anything else: a locked address gets
+    // its 429 before the user is read, so the answer takes the same time
+    // whether or not the address is registered.
+    let attempt = match state
+        .store
+        .reserve_login_attempt(&email, unix_now_ms())
+        .await?
+    {
+        LoginAttempt::Granted { number } => number,
+        LoginAttempt::Refused {
             retry_after_seconds,
-        });
-    }
+        } => {
+            return Err(ApiError::TooManyAttempts {
+                retry_after_seconds,
+            });
+        }
+    };
+    let stored = state.store.find_by_email(&email).await?;
     let stored_hash = stored.as_ref().map(|stored| stored.password_hash.clone());
     let verified = password::verify(password, stored_hash).await?;
     let Some(stored) = stored.filter(|_| verified) else {
-        state.store.record_login_failure(&email, now_ms).await?;
+        state
+            .store
+            .record_login_failure(&email, attempt, unix_now_ms())
+            .await?;
         return Err(ApiError::InvalidCredentials);
     };
-    if lock.is_some() {
-        state.store.clear_login_failures(&email).await?;
-    }
+    state.store.clear_login_failures(&email).await?;
 
     let user_id = &stored.user.id;
     tracing::Span::current().record("user_id", user_id.as_str());

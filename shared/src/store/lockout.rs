@@ -1,11 +1,25 @@
 //! Login lockout, per normalised email whether or not it is registered (so a
 //! 429 tells nothing about the account): after `LOCKOUT_THRESHOLD`
 //! consecutive failures, attempts are refused for 2^(n-5) s, at most 15 min.
+//!
+//! The count holds under concurrency because a password check is *reserved*
+//! with one conditional write before Argon2id runs: `attempts` counts every
+//! check granted since the count last started, those still in flight
+//! included, so of N simultaneous attempts at most `LOCKOUT_THRESHOLD` are
+//! granted. Past the threshold one attempt at a time is granted, and only
+//! once the lock set by the previous one has passed (`lock_attempt` names
+//! the attempt whose failure set `locked_until_ms`). A lock is only ever
+//! extended, never shortened, and never written onto an item that a
+//! successful login or a reset removed meanwhile.
 
-use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 
-use super::{Item, UserStore, key, n, number_attr, optional_number_attr};
-use crate::clock::unix_now;
+use super::{
+    Item, UserStore, conflicts_with_transaction, key, malformed, n, retry_conflicts, update_if,
+};
 use crate::domain::Email;
 use crate::error::{ApiError, sdk_error};
 
@@ -13,26 +27,27 @@ pub const LOCKOUT_THRESHOLD: u64 = 5;
 pub const MAX_LOCKOUT_SECONDS: u64 = 15 * 60;
 /// Failures older than this are forgotten: "consecutive" within a day.
 const FAILURE_MEMORY_SECONDS: u64 = 24 * 60 * 60;
+/// A granted attempt that neither failed nor succeeded within this time
+/// died with its function (the Lambda timeout is 10 s): past the threshold
+/// it no longer holds the next attempt back.
+const ABANDONED_ATTEMPT_MS: u64 = 30_000;
+/// Reserving meets a concurrent reset or clear of the item at most this
+/// often before the attempt is refused as one too many at once.
+const RESERVE_TRIES: u32 = 3;
 const LOGIN_SK: &str = "LOGIN";
 
-/// The lockout state of one address.
+/// The answer to "may this login check the password?".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginLock {
-    pub failures: u64,
-    pub locked_until_ms: Option<u64>,
+pub enum LoginAttempt {
+    /// Yes: this is the `number`-th attempt since the count last started.
+    Granted { number: u64 },
+    /// No: the address is locked, or enough attempts are in flight already.
+    Refused { retry_after_seconds: u64 },
 }
 
-impl LoginLock {
-    /// Whole seconds until the lockout ends (at least 1), if it is in force.
-    pub fn retry_after(&self, now_ms: u64) -> Option<u64> {
-        let until = self.locked_until_ms.filter(|until| *until > now_ms)?;
-        Some((until - now_ms).div_ceil(1000).max(1))
-    }
-}
-
-/// How long the `failures`-th consecutive failure locks the address.
-pub fn lockout_seconds(failures: u64) -> Option<u64> {
-    let exponent = failures.checked_sub(LOCKOUT_THRESHOLD)?;
+/// How long the `attempt`-th consecutive failure locks the address.
+pub fn lockout_seconds(attempt: u64) -> Option<u64> {
+    let exponent = attempt.checked_sub(LOCKOUT_THRESHOLD)?;
     Some(if exponent >= 10 {
         MAX_LOCKOUT_SECONDS
     } else {
@@ -40,67 +55,172 @@ pub fn lockout_seconds(failures: u64) -> Option<u64> {
     })
 }
 
+/// Whole seconds until `locked_until_ms` (at least 1): a refusal while the
+/// lock of an attempt in flight is not written yet also says "1".
+fn retry_after(locked_until_ms: Option<u64>, now_ms: u64) -> u64 {
+    locked_until_ms
+        .filter(|until| *until > now_ms)
+        .map_or(1, |until| (until - now_ms).div_ceil(1000).max(1))
+}
+
 fn login_pk(email: &Email) -> String {
     format!("LOGIN#{}", email.as_str())
 }
 
-impl UserStore {
-    pub async fn login_lock(&self, email: &Email) -> Result<Option<LoginLock>, ApiError> {
-        let Some(item) = self.get_item(login_pk(email), LOGIN_SK).await? else {
-            return Ok(None);
-        };
-        // TTL deletion lags by up to days, so expiry is checked here.
-        if number_attr(&item, "expires_at")? <= unix_now() {
-            return Ok(None);
-        }
-        lock_from_item(&item).map(Some)
-    }
+/// The count of a lockout item that is in force: `None` when the item is
+/// missing, its day has passed (TTL deletes late) or it is partial.
+fn live_count(item: &Item, now_ms: u64) -> Option<(u64, Option<u64>)> {
+    let number = |name: &str| item.get(name)?.as_n().ok()?.parse::<u64>().ok();
+    let attempts = number("attempts")?;
+    let expires_at = number("expires_at")?;
+    (expires_at > now_ms / 1000).then_some((attempts, number("locked_until_ms")))
+}
 
-    /// Counts one more failure, atomically, and locks the address once the
-    /// count reaches the threshold. Returns the new state.
-    pub async fn record_login_failure(
+impl UserStore {
+    /// Reserves one password check for `email`, or says how long to wait.
+    pub async fn reserve_login_attempt(
         &self,
         email: &Email,
         now_ms: u64,
-    ) -> Result<LoginLock, ApiError> {
-        let expires_at = now_ms / 1000 + FAILURE_MEMORY_SECONDS;
-        let output = self
+    ) -> Result<LoginAttempt, ApiError> {
+        for _ in 0..RESERVE_TRIES {
+            if self.start_count(email, now_ms).await? {
+                return Ok(LoginAttempt::Granted { number: 1 });
+            }
+            match self.count_attempt(email, now_ms).await? {
+                Ok(number) => return Ok(LoginAttempt::Granted { number }),
+                Err(current) => {
+                    if let Some((_, locked_until_ms)) =
+                        current.as_ref().and_then(|item| live_count(item, now_ms))
+                    {
+                        return Ok(LoginAttempt::Refused {
+                            retry_after_seconds: retry_after(locked_until_ms, now_ms),
+                        });
+                    }
+                    // Cleared or expired between the two writes: start again.
+                }
+            }
+        }
+        Ok(LoginAttempt::Refused {
+            retry_after_seconds: 1,
+        })
+    }
+
+    /// Starts a new count at attempt 1 where none is in force (no item, an
+    /// expired one, or a partial one, which is thereby repaired). Returns
+    /// whether it did.
+    async fn start_count(&self, email: &Email, now_ms: u64) -> Result<bool, ApiError> {
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(login_pk(email), LOGIN_SK)))
-            .update_expression("ADD failures :one SET expires_at = :expires_at")
+            .update_expression(
+                "SET attempts = :one, reserved_at_ms = :now_ms, expires_at = :expires_at \
+                 REMOVE locked_until_ms, lock_attempt",
+            )
+            .condition_expression(
+                "attribute_not_exists(attempts) OR attribute_not_exists(expires_at) \
+                 OR expires_at <= :now_s",
+            )
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":expires_at", n(expires_at))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        let mut lock = lock_from_item(&output.attributes.unwrap_or_default())?;
-        let Some(seconds) = lockout_seconds(lock.failures) else {
-            return Ok(lock);
-        };
-        let until = now_ms + seconds * 1000;
-        self.client
+            .expression_attribute_values(":now_ms", n(now_ms))
+            .expression_attribute_values(":now_s", n(now_ms / 1000))
+            .expression_attribute_values(":expires_at", n(now_ms / 1000 + FAILURE_MEMORY_SECONDS));
+        Ok(update_if(request).await?.is_some())
+    }
+
+    /// Counts one more attempt on a count in force, if one may run now:
+    /// below the threshold, or past it once the previous attempt's lock has
+    /// passed (or that attempt was abandoned). Returns the attempt's number,
+    /// or the item as it stood when the attempt was refused.
+    async fn count_attempt(
+        &self,
+        email: &Email,
+        now_ms: u64,
+    ) -> Result<Result<u64, Option<Item>>, ApiError> {
+        let request = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(login_pk(email), LOGIN_SK)))
-            .update_expression("SET locked_until_ms = :until")
+            .update_expression(
+                "ADD attempts :one SET reserved_at_ms = :now_ms, expires_at = :expires_at",
+            )
+            .condition_expression(
+                "expires_at > :now_s AND (attempts < :threshold \
+                 OR (lock_attempt = attempts AND locked_until_ms <= :now_ms) \
+                 OR ((attribute_not_exists(lock_attempt) OR lock_attempt <> attempts) \
+                     AND reserved_at_ms <= :abandoned_before))",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now_ms", n(now_ms))
+            .expression_attribute_values(":now_s", n(now_ms / 1000))
+            .expression_attribute_values(":expires_at", n(now_ms / 1000 + FAILURE_MEMORY_SECONDS))
+            .expression_attribute_values(":threshold", n(LOCKOUT_THRESHOLD))
+            .expression_attribute_values(
+                ":abandoned_before",
+                n(now_ms.saturating_sub(ABANDONED_ATTEMPT_MS)),
+            )
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let result = retry_conflicts(conflicts_with_transaction, || request.clone().send()).await;
+        match result {
+            Ok(output) => {
+                let attempts = output
+                    .attributes
+                    .as_ref()
+                    .and_then(|item| item.get("attempts")?.as_n().ok()?.parse().ok())
+                    .ok_or_else(|| malformed("attempts"))?;
+                Ok(Ok(attempts))
+            }
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(Err(failed.item().cloned()))
+                }
+                _ => Err(sdk_error(error)),
+            },
+        }
+    }
+
+    /// Records that the `attempt`-th attempt failed: from the threshold on,
+    /// it locks the address. The lock only ever grows, and is not written
+    /// when a successful login or a reset cleared the count meanwhile.
+    pub async fn record_login_failure(
+        &self,
+        email: &Email,
+        attempt: u64,
+        now_ms: u64,
+    ) -> Result<(), ApiError> {
+        let Some(seconds) = lockout_seconds(attempt) else {
+            // Counted when it was reserved.
+            return Ok(());
+        };
+        let until = now_ms + seconds * 1000;
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(login_pk(email), LOGIN_SK)))
+            .update_expression("SET locked_until_ms = :until, lock_attempt = :attempt")
+            .condition_expression(
+                "attribute_exists(attempts) AND \
+                 (attribute_not_exists(locked_until_ms) OR locked_until_ms < :until)",
+            )
             .expression_attribute_values(":until", n(until))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        lock.locked_until_ms = Some(until);
-        Ok(lock)
+            .expression_attribute_values(":attempt", n(attempt));
+        // A failed condition: a success cleared the count, or a longer lock stands.
+        update_if(request).await.map(drop)
     }
 
     /// A successful login starts the count again.
     pub async fn clear_login_failures(&self, email: &Email) -> Result<(), ApiError> {
-        self.client
+        let request = self
+            .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(login_pk(email), LOGIN_SK)))
-            .send()
+            .set_key(Some(key(login_pk(email), LOGIN_SK)));
+        retry_conflicts(conflicts_with_transaction, || request.clone().send())
             .await
             .map_err(sdk_error)?;
         Ok(())
@@ -111,15 +231,12 @@ impl UserStore {
     }
 }
 
-fn lock_from_item(item: &Item) -> Result<LoginLock, ApiError> {
-    Ok(LoginLock {
-        failures: number_attr(item, "failures")?,
-        locked_until_ms: optional_number_attr(item, "locked_until_ms")?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::types::AttributeValue;
+
     use super::*;
 
     #[test]
@@ -135,20 +252,35 @@ mod tests {
 
     #[test]
     fn retry_after_rounds_up_to_whole_seconds() {
-        let lock = LoginLock {
-            failures: 5,
-            locked_until_ms: Some(10_500),
-        };
-        assert_eq!(lock.retry_after(10_000), Some(1));
-        assert_eq!(lock.retry_after(8_000), Some(3));
-        assert_eq!(lock.retry_after(10_500), None);
+        assert_eq!(retry_after(Some(10_500), 10_000), 1);
+        assert_eq!(retry_after(Some(10_500), 8_000), 3);
+        assert_eq!(retry_after(Some(10_500), 10_500), 1);
+        assert_eq!(retry_after(None, 0), 1);
+    }
+
+    fn item(attributes: &[(&str, u64)]) -> Item {
+        attributes
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), AttributeValue::N(value.to_string())))
+            .collect::<HashMap<_, _>>()
+    }
+
+    #[test]
+    fn only_a_whole_unexpired_item_is_a_count_in_force() {
+        let now_ms = 1_000_000;
         assert_eq!(
-            LoginLock {
-                failures: 3,
-                locked_until_ms: None
-            }
-            .retry_after(0),
-            None
+            live_count(&item(&[("attempts", 5), ("expires_at", 2000)]), now_ms),
+            Some((5, None))
+        );
+        assert_eq!(
+            live_count(&item(&[("attempts", 5), ("expires_at", 1000)]), now_ms),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            live_count(&item(&[("locked_until_ms", 5_000_000)]), now_ms),
+            None,
+            "partial"
         );
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWrite
 use super::schema::{INDEX_PARTITION_KEY, INDEX_SORT_KEY, USERS_BY_CREATION_INDEX};
 use super::{
     Item, NewUser, StoredUser, Transaction, User, UserStore, email_pk, key, n, rfc3339, s,
-    stored_user_from_item, user_from_item, user_id_attr, user_pk,
+    stored_user_from_item, update_if, user_from_item, user_id_attr, user_pk,
 };
 use crate::clock::unix_now;
 use crate::domain::{Email, UserId, UserName};
@@ -16,6 +16,8 @@ use crate::error::{ApiError, sdk_error};
 pub(super) const USER_SK: &str = "USER";
 const EMAIL_SK: &str = "EMAIL";
 const USER_LIST_PK: &str = "USER";
+/// A delete that keeps meeting new reset tokens gives up after this many reads.
+const DELETE_TRIES: u32 = 3;
 
 /// What a profile update changes; `None` leaves a field as it is.
 #[derive(Debug, Default)]
@@ -55,13 +57,17 @@ impl UserStore {
         }
     }
 
-    /// The user registered with `email`, if any.
+    /// The user registered with `email`, if any. An unknown address costs
+    /// the same two reads as a registered one (the second of a user key no
+    /// item has), so response times do not tell the two apart.
     pub async fn find_by_email(&self, email: &Email) -> Result<Option<StoredUser>, ApiError> {
-        let Some(claim) = self.get_item(email_pk(email), EMAIL_SK).await? else {
-            return Ok(None);
+        let claim = self.get_item(email_pk(email), EMAIL_SK).await?;
+        let user_id = match &claim {
+            Some(claim) => user_id_attr(claim, "user_id")?,
+            None => UserId::nil(),
         };
-        let user_id = user_id_attr(&claim, "user_id")?;
-        self.find_by_id(&user_id).await
+        let user = self.find_by_id(&user_id).await?;
+        Ok(user.filter(|_| claim.is_some()))
     }
 
     pub async fn find_by_id(&self, id: &UserId) -> Result<Option<StoredUser>, ApiError> {
@@ -117,27 +123,54 @@ impl UserStore {
     }
 
     /// Removes the user, its email claim and its reset token in one
-    /// transaction. `UserNotFound` if it was deleted or changed meanwhile.
+    /// transaction. `UserNotFound` if it was deleted or its email changed
+    /// meanwhile. A reset requested meanwhile replaced the token `current`
+    /// knows of: the delete then reads the user again and removes the new
+    /// one, so no reset token outlives its user.
     pub async fn delete_user(&self, current: &StoredUser) -> Result<(), ApiError> {
+        let mut current = current.clone();
+        for _ in 0..DELETE_TRIES {
+            if self.try_delete_user(&current).await? {
+                return Ok(());
+            }
+            match self.find_by_id(&current.user.id).await? {
+                Some(now) if now.user.email == current.user.email => current = now,
+                _ => return Err(ApiError::UserNotFound),
+            }
+        }
+        Err(ApiError::Unavailable(
+            "the user's reset token kept changing during the delete".into(),
+        ))
+    }
+
+    /// One delete of the user as `current` knows it; `false` if the stored
+    /// user no longer matches (deleted, email or reset token changed).
+    async fn try_delete_user(&self, current: &StoredUser) -> Result<bool, ApiError> {
         let user = &current.user;
-        let user_delete = Delete::builder()
+        let mut user_delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&user.id), USER_SK)))
-            .condition_expression("email = :email")
-            .expression_attribute_values(":email", s(user.email.as_str()))
-            .build()
-            .map_err(ApiError::unexpected)?;
+            .expression_attribute_values(":email", s(user.email.as_str()));
+        user_delete = match &current.reset_token_hash {
+            Some(hash) => user_delete
+                .condition_expression("email = :email AND reset_token_hash = :reset_hash")
+                .expression_attribute_values(":reset_hash", s(hash)),
+            None => user_delete
+                .condition_expression("email = :email AND attribute_not_exists(reset_token_hash)"),
+        };
         let mut items = vec![
-            TransactWriteItem::builder().delete(user_delete).build(),
+            TransactWriteItem::builder()
+                .delete(user_delete.build().map_err(ApiError::unexpected)?)
+                .build(),
             self.delete_claim(&user.email, &user.id)?,
         ];
         if let Some(hash) = &current.reset_token_hash {
             items.push(self.delete_reset_item(hash)?);
         }
-        match self.transact(items).await? {
-            Transaction::Committed => Ok(()),
-            Transaction::ConditionFailed(_) => Err(ApiError::UserNotFound),
-        }
+        Ok(matches!(
+            self.transact(items).await?,
+            Transaction::Committed
+        ))
     }
 
     /// Up to `limit` users created after `after`, oldest first, read from the
@@ -187,7 +220,7 @@ impl UserStore {
 
     /// Grants or withdraws admin rights; `None` if no such user.
     pub async fn set_admin(&self, id: &UserId, admin: bool) -> Result<Option<User>, ApiError> {
-        let result = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -196,20 +229,13 @@ impl UserStore {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":admin", AttributeValue::Bool(admin))
             .expression_attribute_values(":updated_at", s(&rfc3339(unix_now())))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => output.attributes.as_ref().map(user_from_item).transpose(),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(error) => Err(sdk_error(error)),
-        }
+            .return_values(ReturnValue::AllNew);
+        update_if(request)
+            .await?
+            .and_then(|output| output.attributes)
+            .as_ref()
+            .map(user_from_item)
+            .transpose()
     }
 
     fn delete_claim(&self, email: &Email, owner: &UserId) -> Result<TransactWriteItem, ApiError> {

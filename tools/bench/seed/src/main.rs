@@ -54,7 +54,7 @@ async fn main() -> ExitCode {
 async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let aws = shared::state::aws_defaults().load().await;
-    let state = AppState::new(config, &aws);
+    let state = AppState::new(config, aws_sdk_dynamodb::Client::new(&aws));
     let hash = password::hash(SecretString::from(PASSWORD)).await?;
     // Several runs may share a table: every address is new.
     let run = uuid_fragment();

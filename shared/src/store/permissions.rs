@@ -1,0 +1,124 @@
+//! What each function may do to the table, by action and by the partition
+//! keys (`dynamodb:LeadingKeys`) it touches: the least each one's store
+//! calls need, kept here beside those calls. `template.yaml` grants exactly
+//! this (tests/api/permissions.rs compares the two), and every DynamoDB
+//! call the handlers make in the tests must fall inside it (the same test
+//! records them), so a new store call without its permission fails
+//! `make test` instead of a deployment.
+
+/// Where a grant applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Resource {
+    /// The table, limited to items whose partition key matches one of
+    /// these `StringLike` patterns.
+    Table(&'static [&'static str]),
+    /// The creation-order index (a Query reads only public user fields).
+    UsersByCreationIndex,
+}
+
+/// One IAM statement: these actions on this resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub actions: &'static [&'static str],
+    pub resource: Resource,
+}
+
+/// Every function reads this key, which no item has, during its cold start
+/// (`UserStore::warm_up`).
+pub const WARM_UP_KEY: &str = "WARM_UP";
+
+const fn table(actions: &'static [&'static str], keys: &'static [&'static str]) -> Grant {
+    Grant {
+        actions,
+        resource: Resource::Table(keys),
+    }
+}
+
+/// The grants of each function, by its binary name.
+pub const FUNCTION_GRANTS: [(&str, &[Grant]); 9] = [
+    (
+        "register",
+        &[
+            table(&["dynamodb:GetItem"], &[WARM_UP_KEY]),
+            table(&["dynamodb:PutItem"], &["USER#*", "EMAIL#*"]),
+        ],
+    ),
+    (
+        "login",
+        &[
+            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "EMAIL#*", "USER#*"]),
+            table(
+                &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                &["LOGIN#*"],
+            ),
+        ],
+    ),
+    (
+        "logout",
+        &[
+            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "USER#*"]),
+            // The revocation item sits in the user's partition.
+            table(&["dynamodb:PutItem"], &["USER#*"]),
+        ],
+    ),
+    (
+        "request-password-reset",
+        &[
+            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "EMAIL#*", "USER#*"]),
+            table(&["dynamodb:UpdateItem"], &["USER#*"]),
+            table(&["dynamodb:PutItem", "dynamodb:DeleteItem"], &["RESET#*"]),
+        ],
+    ),
+    (
+        "reset-password",
+        &[
+            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "RESET#*", "USER#*"]),
+            table(&["dynamodb:UpdateItem"], &["USER#*"]),
+            table(&["dynamodb:DeleteItem"], &["RESET#*", "LOGIN#*"]),
+        ],
+    ),
+    (
+        "get-user",
+        &[table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "USER#*"])],
+    ),
+    (
+        "update-user",
+        &[
+            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "USER#*"]),
+            table(&["dynamodb:UpdateItem"], &["USER#*"]),
+            table(&["dynamodb:PutItem", "dynamodb:DeleteItem"], &["EMAIL#*"]),
+        ],
+    ),
+    (
+        "delete-user",
+        &[
+            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "USER#*"]),
+            table(&["dynamodb:DeleteItem"], &["USER#*", "EMAIL#*", "RESET#*"]),
+        ],
+    ),
+    (
+        "list-users",
+        &[
+            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "USER#*"]),
+            Grant {
+                actions: &["dynamodb:Query"],
+                resource: Resource::UsersByCreationIndex,
+            },
+        ],
+    ),
+];
+
+/// Whether `grants` allow `action` on the item whose partition key is `pk`.
+pub fn allows(grants: &[Grant], action: &str, pk: &str) -> bool {
+    grants.iter().any(|grant| {
+        grant.actions.contains(&action)
+            && match grant.resource {
+                Resource::Table(patterns) => patterns.iter().any(|pattern| {
+                    pattern
+                        .strip_suffix('*')
+                        .map_or(*pattern == pk, |prefix| pk.starts_with(prefix))
+                }),
+                Resource::UsersByCreationIndex => false,
+            }
+    })
+}

@@ -1,0 +1,232 @@
+//! Least privilege, held both ways: `template.yaml` grants each function
+//! exactly the DynamoDB actions and partition keys listed beside the store
+//! code (`shared::store::permissions`), and every DynamoDB request the
+//! handlers really send, route by route through their success and failure
+//! paths, falls inside that list. A new store call without its permission
+//! fails here, not on AWS.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use serde_norway::Value as Yaml;
+use shared::store::permissions::{FUNCTION_GRANTS, Grant, Resource, allows};
+
+use crate::emulators::workspace;
+use crate::helpers::{NEW_PASSWORD, PASSWORD, TestApp, reset_token_sent_to};
+use crate::stack::FUNCTIONS;
+
+/// One (action, resource) pair: `table LOGIN#*` or `index users_by_creation`.
+type Permission = (String, String);
+
+fn expand(actions: &[String], resources: &[String]) -> BTreeSet<Permission> {
+    actions
+        .iter()
+        .flat_map(|action| {
+            resources
+                .iter()
+                .map(move |resource| (action.clone(), resource.clone()))
+        })
+        .collect()
+}
+
+fn listed(grants: &[Grant]) -> BTreeSet<Permission> {
+    grants
+        .iter()
+        .flat_map(|grant| {
+            let actions: Vec<String> = grant.actions.iter().map(|a| (*a).to_owned()).collect();
+            let resources: Vec<String> = match grant.resource {
+                Resource::Table(keys) => keys.iter().map(|key| format!("table {key}")).collect(),
+                Resource::UsersByCreationIndex => vec!["index users_by_creation".to_owned()],
+            };
+            expand(&actions, &resources)
+        })
+        .collect()
+}
+
+fn strings(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::String(one) => vec![one.clone()],
+        Yaml::Sequence(many) => many
+            .iter()
+            .map(|item| item.as_str().expect("a string").to_owned())
+            .collect(),
+        other => panic!("expected a string or a list, got {other:?}"),
+    }
+}
+
+/// The DynamoDB permissions a function's policies in template.yaml grant.
+fn granted(function: &Yaml) -> BTreeSet<Permission> {
+    let mut permissions = BTreeSet::new();
+    let policies = function["Properties"]["Policies"]
+        .as_sequence()
+        .expect("Policies");
+    for statement in policies
+        .iter()
+        .flat_map(|policy| policy["Statement"].as_sequence().expect("Statement"))
+    {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+        let actions: Vec<String> = strings(&statement["Action"])
+            .into_iter()
+            .filter(|action| action.starts_with("dynamodb:"))
+            .collect();
+        if actions.is_empty() {
+            continue;
+        }
+        let resource = format!("{:?}", statement["Resource"]);
+        let resources = if resource.contains("index/users_by_creation") {
+            vec!["index users_by_creation".to_owned()]
+        } else {
+            assert!(
+                resource.contains("UsersTable.Arn"),
+                "a DynamoDB statement on the table or its index: {resource}"
+            );
+            let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            assert!(
+                !keys.is_null(),
+                "every table statement is limited by dynamodb:LeadingKeys: {statement:?}"
+            );
+            strings(keys)
+                .into_iter()
+                .map(|key| format!("table {key}"))
+                .collect()
+        };
+        permissions.extend(expand(&actions, &resources));
+    }
+    permissions
+}
+
+#[test]
+fn the_template_grants_each_function_exactly_the_listed_dynamodb_permissions() {
+    let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
+    let template: Yaml = serde_norway::from_str(&text).unwrap();
+    let mut seen = BTreeSet::new();
+    for resource in template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .values()
+    {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let function = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("a binary name");
+        let (_, grants) = FUNCTION_GRANTS
+            .iter()
+            .find(|(name, _)| *name == function)
+            .unwrap_or_else(|| panic!("{function} has no grants in shared::store::permissions"));
+        assert_eq!(
+            granted(resource),
+            listed(grants),
+            "template.yaml's DynamoDB permissions of {function}"
+        );
+        seen.insert(function.to_owned());
+    }
+    let every: BTreeSet<String> = FUNCTIONS.iter().map(|f| (*f).to_owned()).collect();
+    assert_eq!(seen, every, "every function is in the template");
+}
+
+/// Checks every DynamoDB request since the last check against `function`'s grants.
+#[track_caller]
+fn assert_allowed(app: &TestApp, function: &str) {
+    let (_, grants) = FUNCTION_GRANTS
+        .iter()
+        .find(|(name, _)| *name == function)
+        .expect("a listed function");
+    let calls = app.dynamodb_calls.take();
+    assert!(!calls.is_empty(), "{function} made no DynamoDB request");
+    for call in calls {
+        for access in &call.accesses {
+            let allowed = if call.operation == "Query" {
+                grants.iter().any(|grant| {
+                    grant.resource == Resource::UsersByCreationIndex
+                        && grant.actions.contains(&"dynamodb:Query")
+                })
+            } else {
+                allows(grants, &access.action, &access.pk)
+            };
+            assert!(
+                allowed,
+                "{function} sent {} needing {} on {:?}, which its grants do not allow",
+                call.operation, access.action, access.pk
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_dynamodb_request_of_every_route_is_within_its_functions_grants() {
+    let app = TestApp::spawn().await;
+    let ada = app.email("ada");
+    let grace = app.email("grace");
+    let nobody = app.email("nobody");
+
+    app.dynamodb_calls.take();
+    app.state.store.warm_up().await;
+    let warm_up = app.dynamodb_calls.take();
+    for function in FUNCTIONS {
+        for access in warm_up.iter().flat_map(|call| &call.accesses) {
+            let (_, grants) = FUNCTION_GRANTS
+                .iter()
+                .find(|(n, _)| *n == function)
+                .unwrap();
+            assert!(
+                allows(grants, &access.action, &access.pk),
+                "{function} may not perform its own cold-start warm-up"
+            );
+        }
+    }
+
+    app.register(&ada, PASSWORD, "Ada").await;
+    app.register(&ada, PASSWORD, "Ada").await; // 409
+    app.register(&grace, PASSWORD, "Grace").await;
+    assert_allowed(&app, "register");
+
+    for _ in 0..6 {
+        app.login(&ada, "definitely not it").await; // 401 x5, then 429
+    }
+    app.login(&nobody, "definitely not it").await;
+    let token = app.token_for(&grace, PASSWORD).await;
+    assert_allowed(&app, "login");
+
+    app.get_user(&token).await.assert_ok();
+    assert_allowed(&app, "get-user");
+
+    app.update_user(&token, &json!({"name": "Grace H."}))
+        .await
+        .assert_ok();
+    let moved = app.email("grace.hopper");
+    app.update_user(&token, &json!({"email": moved}))
+        .await
+        .assert_ok();
+    app.update_user(&token, &json!({"email": ada})).await; // 409
+    assert_allowed(&app, "update-user");
+
+    app.request_reset(&ada).await.assert_ok();
+    app.request_reset(&ada).await.assert_ok(); // inside the resend window
+    app.request_reset(&nobody).await.assert_ok();
+    assert_allowed(&app, "request-password-reset");
+
+    let reset_token = reset_token_sent_to(&ada);
+    app.reset_password(&reset_token, NEW_PASSWORD)
+        .await
+        .assert_ok();
+    app.reset_password(&reset_token, NEW_PASSWORD).await; // used
+    assert_allowed(&app, "reset-password");
+
+    app.list_users(&token, &[]).await; // 403
+    app.admin(&["promote", &moved]).await.unwrap();
+    app.dynamodb_calls.take();
+    app.list_users(&token, &[("limit", "1")]).await.assert_ok();
+    assert_allowed(&app, "list-users");
+
+    app.logout(&token).await.assert_ok();
+    app.logout(&token).await; // 401
+    assert_allowed(&app, "logout");
+
+    let ada_token = app.token_for(&ada, NEW_PASSWORD).await;
+    app.request_reset(&ada).await.assert_ok();
+    app.dynamodb_calls.take();
+    app.delete_user(&ada_token).await.assert_ok();
+    assert_allowed(&app, "delete-user");
+}
