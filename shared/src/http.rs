@@ -1,10 +1,9 @@
 //! Request parsing and response building shared by every route.
 //!
-//! Bodies are read in one order everywhere: size (413), media type (415),
-//! JSON object (400 `invalid_json`), then field names and types
-//! (400 `validation_failed`), then presence (400 `missing_fields`).
+//! Bodies are read in one order everywhere ([`parse_body`]): size (413),
+//! media type (415), JSON object (400 `invalid_json`), then field names and
+//! types (400 `validation_failed`), then presence (400 `missing_fields`).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use lambda_http::http::StatusCode;
@@ -13,9 +12,9 @@ use lambda_http::http::header::{
     X_CONTENT_TYPE_OPTIONS,
 };
 use lambda_http::{Body, Request, Response};
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldErrors, cause_chain};
 
@@ -25,72 +24,146 @@ const MAX_ECHOED_FIELD_CHARS: usize = 64;
 /// Longer than any token this API issues; anything bigger is refused unread.
 const MAX_BEARER_TOKEN_BYTES: usize = 4096;
 
-/// The string fields of a JSON object body, each checked to be one the route
-/// accepts and present at most once.
-#[derive(Debug)]
-pub struct Fields(BTreeMap<&'static str, String>);
+/// Parses the request body into the route's request struct `T`: a struct of
+/// string fields (`String`, `SecretString`, or `Option` of either for an
+/// optional one) with `#[serde(deny_unknown_fields)]`, whose field names are
+/// the only place the route names them.
+///
+/// Checked in order, each step naming every problem at once: size (413),
+/// media type (415), a JSON object (400 `invalid_json`), members that are
+/// fields of `T`, strings and present once (400 `validation_failed`), then
+/// the fields `T` requires (400 `missing_fields`). serde alone would stop at
+/// the first problem and could not tell a missing field from a wrong one.
+pub fn parse_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    let body: &[u8] = request.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    if let Some(content_type) = request.headers().get(CONTENT_TYPE)
+        && !is_json_media_type(content_type)
+    {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let Ok(JsonObjectMembers(members)) = serde_json::from_slice(body) else {
+        return Err(ApiError::InvalidJson);
+    };
 
-impl Fields {
-    /// Parses the request body as a JSON object whose members are all among
-    /// `allowed` and all strings, and whose `required` members are present.
-    pub fn from_request(
-        request: &Request,
-        allowed: &[&'static str],
-        required: &[&'static str],
-    ) -> Result<Self, ApiError> {
-        let body: &[u8] = request.body().as_ref();
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
+    let known = field_names::<T>()?;
+    let mut fields = Map::new();
+    let mut problems = FieldErrors::new();
+    for (name, value) in members {
+        if !known.contains(&name.as_str()) {
+            problems.insert(echoable(&name), "is not a field of this request".to_owned());
+            continue;
         }
-        if let Some(content_type) = request.headers().get(CONTENT_TYPE)
-            && !is_json_media_type(content_type)
-        {
-            return Err(ApiError::UnsupportedMediaType);
+        if !value.is_string() {
+            problems.insert(name, "must be a string".to_owned());
+            continue;
         }
-        let Ok(JsonObjectMembers(members)) = serde_json::from_slice(body) else {
-            return Err(ApiError::InvalidJson);
-        };
+        if fields.contains_key(&name) {
+            problems.insert(name, "must appear only once".to_owned());
+            continue;
+        }
+        fields.insert(name, value);
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
 
-        let mut fields = BTreeMap::new();
-        let mut problems = FieldErrors::new();
-        for (name, value) in members {
-            let Some(&known) = allowed.iter().find(|known| **known == name) else {
-                problems.insert(echoable(&name), "is not a field of this request".to_owned());
-                continue;
-            };
-            let Value::String(text) = value else {
-                problems.insert(known.to_owned(), "must be a string".to_owned());
-                continue;
-            };
-            if fields.insert(known, text).is_some() {
-                problems.insert(known.to_owned(), "must appear only once".to_owned());
+    match T::deserialize(Value::Object(fields.clone())) {
+        Ok(parsed) => Ok(parsed),
+        Err(error) => {
+            let missing = missing_fields::<T>(known, &fields);
+            if missing.is_empty() {
+                return Err(ApiError::unexpected(error));
             }
+            Err(ApiError::MissingFields(
+                missing
+                    .into_iter()
+                    .map(|name| (name.to_owned(), "is required".to_owned()))
+                    .collect(),
+            ))
         }
-        if !problems.is_empty() {
-            return Err(ApiError::Validation(problems));
-        }
-
-        let missing: FieldErrors = required
-            .iter()
-            .filter(|name| !fields.contains_key(**name))
-            .map(|name| ((*name).to_owned(), "is required".to_owned()))
-            .collect();
-        if !missing.is_empty() {
-            return Err(ApiError::MissingFields(missing));
-        }
-        Ok(Self(fields))
     }
+}
 
-    pub fn take(&mut self, name: &'static str) -> Option<String> {
-        self.0.remove(name)
-    }
-
-    /// A field listed as required in `from_request`, so present by construction.
-    pub fn take_required(&mut self, name: &'static str) -> Result<String, ApiError> {
-        self.take(name).ok_or_else(|| {
-            ApiError::unexpected(format!("required field {name} was not checked for"))
+/// The fields of `T` that `present` lacks and `T` cannot do without: each
+/// absent field is left out alone, the others filled in, and serde says
+/// whether that is enough. Runs only when a body was refused.
+fn missing_fields<T: DeserializeOwned>(
+    known: &[&'static str],
+    present: &Map<String, Value>,
+) -> Vec<&'static str> {
+    let absent: Vec<&'static str> = known
+        .iter()
+        .copied()
+        .filter(|name| !present.contains_key(*name))
+        .collect();
+    absent
+        .iter()
+        .copied()
+        .filter(|candidate| {
+            let mut probe = present.clone();
+            for other in absent.iter().filter(|other| *other != candidate) {
+                probe.insert((*other).to_owned(), Value::String(String::new()));
+            }
+            T::deserialize(Value::Object(probe)).is_err()
         })
+        .collect()
+}
+
+/// The field names of the struct `T`, as its `Deserialize` derive hands them
+/// to a deserializer (`deserialize_struct`).
+fn field_names<T: DeserializeOwned>() -> Result<&'static [&'static str], ApiError> {
+    let mut names: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut names));
+    if names.is_empty() {
+        return Err(ApiError::unexpected(format!(
+            "{} is not a struct of named fields",
+            std::any::type_name::<T>()
+        )));
     }
+    Ok(names)
+}
+
+/// A deserializer that only records the field names of the struct asked of it.
+struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> Deserializer<'de> for FieldNames<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a struct"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(serde::de::Error::custom("field names recorded"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// The name of field `$field` of the request struct `$request`, checked by
+/// the compiler: for the `fields` of a validation error, so a field's name
+/// is still written only in its struct (request structs use no serde renames).
+#[macro_export]
+macro_rules! field {
+    ($request:ty, $field:ident) => {{
+        fn _field_exists(request: &$request) -> &impl ::core::any::Any {
+            &request.$field
+        }
+        stringify!($field)
+    }};
 }
 
 fn is_json_media_type(content_type: &HeaderValue) -> bool {
@@ -245,8 +318,10 @@ fn with_standard_headers(
 
 #[cfg(test)]
 mod tests {
+    use super::tests_support::{Pair, Probe};
     use super::*;
     use lambda_http::http;
+    use secrecy::ExposeSecret;
 
     fn request(content_type: Option<&str>, body: &str) -> Request {
         let mut builder = http::Request::builder()
@@ -258,8 +333,8 @@ mod tests {
         builder.body(Body::from(body)).unwrap()
     }
 
-    fn parse(content_type: Option<&str>, body: &str) -> Result<Fields, ApiError> {
-        Fields::from_request(&request(content_type, body), &["email", "name"], &["email"])
+    fn parse(content_type: Option<&str>, body: &str) -> Result<Probe, ApiError> {
+        parse_body(&request(content_type, body))
     }
 
     #[test]
@@ -330,6 +405,37 @@ mod tests {
         assert_eq!(fields.keys().collect::<Vec<_>>(), ["email"]);
     }
 
+    #[test]
+    fn every_missing_required_field_is_named_and_optional_ones_are_not() {
+        let Err(ApiError::MissingFields(fields)) =
+            parse_body::<Pair>(&request(None, r#"{"third":"c"}"#))
+        else {
+            panic!("expected missing fields");
+        };
+        assert_eq!(fields.keys().collect::<Vec<_>>(), ["first", "second"]);
+        let parsed = parse_body::<Pair>(&request(None, r#"{"first":"a","second":"b"}"#)).unwrap();
+        assert_eq!(
+            (
+                parsed.first.as_str(),
+                parsed.second.expose_secret(),
+                parsed.third
+            ),
+            ("a", "b", None)
+        );
+    }
+
+    #[test]
+    fn a_parsed_body_holds_the_values_sent() {
+        let probe = parse(None, r#"{"email":"ada@example.com"}"#).unwrap();
+        assert_eq!(probe.email, "ada@example.com");
+        assert_eq!(probe.name, None);
+    }
+
+    #[test]
+    fn the_field_macro_names_a_field_of_the_struct() {
+        assert_eq!(crate::field!(Probe, email), "email");
+    }
+
     fn with_authorization(value: &str) -> Request {
         http::Request::builder()
             .header(AUTHORIZATION, value)
@@ -394,6 +500,25 @@ mod tests {
 }
 
 #[cfg(test)]
+mod tests_support {
+    /// Request structs like a route's: required and optional fields.
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Probe {
+        pub email: String,
+        pub name: Option<String>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Pair {
+        pub first: String,
+        pub second: secrecy::SecretString,
+        pub third: Option<String>,
+    }
+}
+
+#[cfg(test)]
 mod properties {
     use lambda_http::http;
     use proptest::prelude::*;
@@ -404,7 +529,7 @@ mod properties {
         #[test]
         fn body_parsing_never_panics_on_any_bytes(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let request = http::Request::builder().body(Body::Binary(body)).unwrap();
-            let _ = Fields::from_request(&request, &["email", "name"], &["email"]);
+            let _ = parse_body::<tests_support::Probe>(&request);
         }
 
         #[test]
@@ -422,7 +547,7 @@ mod properties {
                 builder = builder.header(CONTENT_TYPE, content_type);
             }
             let request = builder.body(Body::from(body.concat())).unwrap();
-            let _ = Fields::from_request(&request, &["email", "name"], &["email"]);
+            let _ = parse_body::<tests_support::Probe>(&request);
         }
 
         #[test]

@@ -11,14 +11,21 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shared::clock::unix_now_ms;
 use shared::domain::Email;
-use shared::http::{Fields, json_response, respond};
+use shared::http::{json_response, parse_body, respond};
 use shared::store::LoginAttempt;
 use shared::{ApiError, AppState, password};
 
-const FIELDS: [&str; 2] = ["email", "password"];
+/// The body of `POST /v1/api/login`. The password is only compared, so
+/// neither field is held to the field rules here.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    password: SecretString,
+}
 
 #[derive(Serialize)]
 struct LoggedIn<'a> {
@@ -34,9 +41,8 @@ pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body
 }
 
 async fn login(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
-    let mut fields = Fields::from_request(request, &FIELDS, &FIELDS)?;
-    let password = SecretString::from(fields.take_required("password")?);
-    let Ok(email) = Email::parse(&fields.take_required("email")?) else {
+    let LoginRequest { email, password } = parse_body(request)?;
+    let Ok(email) = Email::parse(&email) else {
         // An address that cannot be registered is an unknown account: the
         // same dummy verify and the same 401 as any other.
         password::verify(password, None).await?;

@@ -3,13 +3,50 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::SecretString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shared::domain::{Email, Password, UserName};
-use shared::http::{Fields, json_response, respond};
+use shared::field;
+use shared::http::{json_response, parse_body, respond};
 use shared::store::{NewUser, User};
 use shared::{ApiError, AppState, password};
 
-const FIELDS: [&str; 3] = ["email", "password", "name"];
+/// The body of `POST /v1/api/register`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    email: String,
+    password: SecretString,
+    name: String,
+}
+
+/// A registration whose fields passed the field rules.
+struct Registration {
+    email: Email,
+    name: UserName,
+    password: Password,
+}
+
+impl TryFrom<RegisterRequest> for Registration {
+    type Error = ApiError;
+
+    fn try_from(request: RegisterRequest) -> Result<Self, ApiError> {
+        let email = Email::parse(&request.email);
+        let name = UserName::parse(&request.name);
+        let password = Password::parse(request.password, email.as_ref().ok());
+        match (email, name, password) {
+            (Ok(email), Ok(name), Ok(password)) => Ok(Self {
+                email,
+                name,
+                password,
+            }),
+            (email, name, password) => Err(ApiError::invalid_fields([
+                (field!(RegisterRequest, email), email.err()),
+                (field!(RegisterRequest, name), name.err()),
+                (field!(RegisterRequest, password), password.err()),
+            ])),
+        }
+    }
+}
 
 #[derive(Serialize)]
 struct Registered {
@@ -23,23 +60,11 @@ pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body
 }
 
 async fn register(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
-    let mut fields = Fields::from_request(request, &FIELDS, &FIELDS)?;
-    let email = Email::parse(&fields.take_required("email")?);
-    let name = UserName::parse(&fields.take_required("name")?);
-    let password = Password::parse(
-        SecretString::from(fields.take_required("password")?),
-        email.as_ref().ok(),
-    );
-    let (email, name, password) = match (email, name, password) {
-        (Ok(email), Ok(name), Ok(password)) => (email, name, password),
-        (email, name, password) => {
-            return Err(ApiError::invalid_fields([
-                ("email", email.err()),
-                ("name", name.err()),
-                ("password", password.err()),
-            ]));
-        }
-    };
+    let Registration {
+        email,
+        name,
+        password,
+    } = parse_body::<RegisterRequest>(request)?.try_into()?;
 
     let password_hash = password::hash(password.into_secret()).await?;
     let user = state

@@ -10,17 +10,24 @@ use std::time::Duration;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
+use serde::Deserialize;
 use shared::clock::unix_now;
 use shared::config::ResetRequestConfig;
 use shared::domain::Email;
 use shared::error::cause_chain;
-use shared::http::{Fields, MessageBody, json_response, respond};
+use shared::field;
+use shared::http::{MessageBody, json_response, parse_body, respond};
 use shared::mail::Mailer;
 use shared::state::aws_defaults;
 use shared::store::{StoredUser, UserStore};
 use shared::{ApiError, reset_token};
 
-const FIELDS: [&str; 1] = ["email"];
+/// The body of `POST /v1/api/reset_password`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    email: String,
+}
 const MESSAGE: &str = "If that email is registered, a password reset token has been sent";
 /// At most one email per user in this many seconds; a request inside the
 /// window changes nothing, and the earlier token stays valid.
@@ -79,9 +86,9 @@ pub async fn handler(state: &ResetRequestState, request: Request) -> Result<Resp
 }
 
 fn requested_email(request: &Request) -> Result<Email, ApiError> {
-    let mut fields = Fields::from_request(request, &FIELDS, &FIELDS)?;
-    Email::parse(&fields.take_required("email")?)
-        .map_err(|problem| ApiError::invalid_fields([("email", Some(problem))]))
+    let ResetRequest { email } = parse_body(request)?;
+    Email::parse(&email)
+        .map_err(|problem| ApiError::invalid_fields([(field!(ResetRequest, email), Some(problem))]))
 }
 
 async fn reset_if_registered(state: &ResetRequestState, email: &Email) -> Result<(), ApiError> {

@@ -6,12 +6,19 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use secrecy::SecretString;
+use serde::Deserialize;
 use shared::clock::unix_now;
 use shared::domain::Password;
-use shared::http::{Fields, MessageBody, json_response, respond};
+use shared::field;
+use shared::http::{MessageBody, json_response, parse_body, respond};
 use shared::{ApiError, AppState, password, reset_token};
 
-const FIELDS: [&str; 1] = ["password"];
+/// The body of `POST /v1/api/reset_password/{token}`: the new password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    password: SecretString,
+}
 
 #[tracing::instrument(name = "Reset a password", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
@@ -19,8 +26,9 @@ pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body
 }
 
 async fn reset_password(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
-    let mut fields = Fields::from_request(request, &FIELDS, &FIELDS)?;
-    let new_password = SecretString::from(fields.take_required("password")?);
+    let ResetPasswordRequest {
+        password: new_password,
+    } = parse_body(request)?;
     let path = request.path_parameters();
     let token = path
         .first("token")
@@ -45,8 +53,9 @@ async fn reset_password(state: &AppState, request: &Request) -> Result<Response<
     let user = stored?.ok_or(ApiError::InvalidResetToken)?.user;
     tracing::Span::current().record("user_id", user.id.as_str());
     // Checked before anything is written: a refused password leaves the token usable.
-    Password::parse(new_password, Some(&user.email))
-        .map_err(|problem| ApiError::invalid_fields([("password", Some(problem))]))?;
+    Password::parse(new_password, Some(&user.email)).map_err(|problem| {
+        ApiError::invalid_fields([(field!(ResetPasswordRequest, password), Some(problem))])
+    })?;
     let password_hash = password_hash?;
 
     state

@@ -2,14 +2,46 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shared::domain::{Email, UserName};
 use shared::error::FieldErrors;
-use shared::http::{Fields, json_response, respond};
+use shared::field;
+use shared::http::{json_response, parse_body, respond};
 use shared::store::{ProfileChange, User};
 use shared::{ApiError, AppState};
 
-const FIELDS: [&str; 2] = ["name", "email"];
+/// The body of `PUT /v1/api/user`: either field, or both.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    name: Option<String>,
+    email: Option<String>,
+}
+
+impl TryFrom<UpdateUserRequest> for ProfileChange {
+    type Error = ApiError;
+
+    fn try_from(request: UpdateUserRequest) -> Result<Self, ApiError> {
+        let name_field = field!(UpdateUserRequest, name);
+        let email_field = field!(UpdateUserRequest, email);
+        if request.name.is_none() && request.email.is_none() {
+            let wanted = "give name, email or both";
+            return Err(ApiError::MissingFields(FieldErrors::from([
+                (name_field.to_owned(), wanted.to_owned()),
+                (email_field.to_owned(), wanted.to_owned()),
+            ])));
+        }
+        let name = request.name.as_deref().map(UserName::parse).transpose();
+        let email = request.email.as_deref().map(Email::parse).transpose();
+        match (name, email) {
+            (Ok(name), Ok(email)) => Ok(ProfileChange { name, email }),
+            (name, email) => Err(ApiError::invalid_fields([
+                (name_field, name.err()),
+                (email_field, email.err()),
+            ])),
+        }
+    }
+}
 
 #[derive(Serialize)]
 struct Updated {
@@ -24,26 +56,7 @@ pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body
 
 async fn update_user(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = state.authenticate(request).await?;
-    let mut fields = Fields::from_request(request, &FIELDS, &[])?;
-    let (name, email) = (fields.take("name"), fields.take("email"));
-    if name.is_none() && email.is_none() {
-        let wanted = "give name, email or both";
-        return Err(ApiError::MissingFields(FieldErrors::from([
-            ("name".to_owned(), wanted.to_owned()),
-            ("email".to_owned(), wanted.to_owned()),
-        ])));
-    }
-    let name = name.as_deref().map(UserName::parse).transpose();
-    let email = email.as_deref().map(Email::parse).transpose();
-    let change = match (name, email) {
-        (Ok(name), Ok(email)) => ProfileChange { name, email },
-        (name, email) => {
-            return Err(ApiError::invalid_fields([
-                ("name", name.err()),
-                ("email", email.err()),
-            ]));
-        }
-    };
+    let change = parse_body::<UpdateUserRequest>(request)?.try_into()?;
 
     let user = state
         .store
