@@ -17,6 +17,9 @@ export SAM_CLI_TELEMETRY := 0
 VENV := .venv
 PYTHON_TOOLS := $(VENV)/.installed
 NODE_TOOLS := tools/node_modules/.installed
+# Cargo subcommands the checks run, pinned here and built into .local.
+CARGO_MACHETE_VERSION := 0.9.2
+CARGO_TOOLS := .local/cargo-tools/.machete-$(CARGO_MACHETE_VERSION)
 SYSTEM_TOOLS := .local/.system-checked
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -28,9 +31,11 @@ help: ## List the targets
 dev: tools ## Serve the whole API on 127.0.0.1:9000 (Ctrl-C stops it)
 	tools/dev.sh
 
-test: tools ## fmt, clippy, template checks, unit, integration and black-box tests
+test: tools ## fmt, clippy, unused dependencies, template checks, unit, integration and black-box tests
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@# No crate lists a dependency it does not use.
+	.local/cargo-tools/bin/cargo-machete
 	cfn-lint template.yaml
 	sam validate --lint
 	@# The black-box tests run these binaries behind cargo lambda watch.
@@ -55,11 +60,15 @@ admin: ## users-admin on the local stack, e.g. make admin ARGS="promote ada@exam
 	@test -f .local/dev.env || { echo "No .local/dev.env yet: run make dev first (it writes it)." >&2; exit 1; }
 	set -a && source .local/dev.env && set +a && cargo run --quiet -p users-admin -- $(ARGS)
 
-tools: $(SYSTEM_TOOLS) $(NODE_TOOLS) $(PYTHON_TOOLS) ## Install the pinned dev tools
+tools: $(SYSTEM_TOOLS) $(NODE_TOOLS) $(PYTHON_TOOLS) $(CARGO_TOOLS) ## Install the pinned dev tools
 
 $(SYSTEM_TOOLS):
 	tools/ensure-system.sh
 	@mkdir -p $(@D) && touch $@
+
+$(CARGO_TOOLS): | $(SYSTEM_TOOLS)
+	cargo install --quiet --locked --root .local/cargo-tools cargo-machete --version $(CARGO_MACHETE_VERSION)
+	@touch $@
 
 $(NODE_TOOLS): tools/package.json tools/package-lock.json | $(SYSTEM_TOOLS)
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
