@@ -35,7 +35,7 @@ cargo build --quiet --workspace --bins
 # Micro-benchmarks first, on a machine not yet busy with the emulators.
 if [[ -z $ONLY ]]; then
   rm -rf target/criterion
-  cargo bench --quiet -p shared --bench hot_paths 2>&1 | tee "$WORK/criterion.log"
+  cargo bench --quiet -p http-api --bench hot_paths 2>&1 | tee "$WORK/criterion.log"
 fi
 
 # shellcheck source=tools/local-stack.sh

@@ -4,9 +4,9 @@
 //! as the binary does; `main.rs` only reads the environment and turns the
 //! outcome into output and an exit status.
 
-use shared::domain::Email;
-use shared::error::cause_chain;
-use shared::store::{UserStore, schema};
+use accounts::domain::Email;
+use accounts::error::cause_chain;
+use accounts::store::{UserStore, schema};
 
 pub const USAGE: &str = "usage: users-admin <command>
 
@@ -105,6 +105,6 @@ pub async fn execute(
     }
 }
 
-fn store_failure(error: shared::ApiError) -> Failure {
+fn store_failure(error: accounts::ApiError) -> Failure {
     Failure::Refused(cause_chain(&error))
 }

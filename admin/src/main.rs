@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use shared::state::aws_defaults;
+use accounts::sdk;
 use users_admin::{Failure, USAGE, execute};
 
 #[tokio::main(flavor = "current_thread")]
@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
         eprintln!("users-admin: set TABLE_NAME to the user table's name\n\n{USAGE}");
         return ExitCode::from(2);
     };
-    let client = aws_sdk_dynamodb::Client::new(&aws_defaults().load().await);
+    let client = aws_sdk_dynamodb::Client::new(&sdk::defaults().load().await);
     match execute(&args, &client, &table).await {
         Ok(output) => {
             if !output.is_empty() {

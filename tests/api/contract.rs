@@ -3,12 +3,12 @@
 //! `Cargo.toml` (what `make dev` and the black-box tests serve) and
 //! `events/` (what `sam local invoke` replays) must name the same
 //! method + path + function; and the table `template.yaml` deploys must be
-//! the one `shared::store::schema` creates for the tests and `make dev`.
+//! the one `accounts::store::schema` creates for the tests and `make dev`.
 
 use std::collections::BTreeSet;
 
+use accounts::store::schema;
 use serde_norway::Value as Yaml;
-use shared::store::schema;
 
 use crate::emulators::workspace;
 use crate::stack::FUNCTIONS;
@@ -292,8 +292,8 @@ fn the_sensitive_routes_share_the_tight_throttle() {
 
 #[test]
 fn every_example_in_openapi_passes_the_field_rules() {
+    use accounts::domain::{Email, Password, UserName};
     use secrecy::SecretString;
-    use shared::domain::{Email, Password, UserName};
 
     let openapi = yaml("openapi.yaml");
     let schemas = &openapi["components"]["schemas"];
@@ -317,7 +317,7 @@ fn every_example_in_openapi_passes_the_field_rules() {
     }
     for token in examples("ResetToken") {
         assert!(
-            shared::reset_token::is_well_formed(&token),
+            accounts::reset_token::is_well_formed(&token),
             "example reset token {token:?}"
         );
     }
@@ -332,11 +332,11 @@ fn the_reset_token_schema_admits_exactly_the_tokens_the_api_issues() {
         "#/components/schemas/ResetToken"
     );
     let schema = &openapi["components"]["schemas"]["ResetToken"];
-    let issued =
-        secrecy::ExposeSecret::expose_secret(&shared::reset_token::generate().unwrap()).to_owned();
+    let issued = secrecy::ExposeSecret::expose_secret(&accounts::reset_token::generate().unwrap())
+        .to_owned();
     assert_eq!(schema["minLength"].as_u64(), Some(issued.len() as u64));
     assert_eq!(schema["maxLength"].as_u64(), Some(issued.len() as u64));
     assert_eq!(text(&schema["pattern"]), "^[A-Za-z0-9_-]{43}$");
-    assert!(shared::reset_token::is_well_formed(&issued));
-    assert!(!shared::reset_token::is_well_formed("0"));
+    assert!(accounts::reset_token::is_well_formed(&issued));
+    assert!(!accounts::reset_token::is_well_formed("0"));
 }

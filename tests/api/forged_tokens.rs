@@ -2,6 +2,7 @@
 //! route with 401 `invalid_token` and `WWW-Authenticate: Bearer`, and
 //! changes nothing.
 
+use accounts::clock::unix_now;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -9,7 +10,6 @@ use lambda_http::Body;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::clock::unix_now;
 
 use crate::helpers::{NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to};
 
@@ -39,7 +39,7 @@ fn secret(app: &TestApp) -> Vec<u8> {
 }
 
 fn sign(claims: &Value, algorithm: Algorithm, secret: &[u8]) -> String {
-    shared::token::crypto::install();
+    accounts::token::crypto::install();
     jsonwebtoken::encode(
         &Header::new(algorithm),
         claims,

@@ -4,18 +4,19 @@
 
 use std::collections::HashMap;
 
+use accounts::Config;
+use accounts::error::cause_chain;
+use accounts::mail::Mailer;
+use accounts::store::{UserStore, schema};
 use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
+use http_api::AppState;
 use lambda_http::http::{HeaderMap, Method};
 use lambda_http::{Body, Request, RequestExt};
 use request_password_reset::ResetRequestState;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared::error::cause_chain;
-use shared::mail::Mailer;
-use shared::store::{UserStore, schema};
-use shared::{AppState, Config};
 
 use crate::dynamodb_calls::CallLog;
 use crate::emulators::emulators;
@@ -449,7 +450,7 @@ impl TestApp {
 }
 
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    shared::state::aws_defaults()
+    accounts::sdk::defaults()
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(

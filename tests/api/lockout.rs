@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use accounts::clock::{unix_now, unix_now_ms};
+use accounts::domain::Email;
+use accounts::store::LOCKOUT_THRESHOLD;
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::clock::{unix_now, unix_now_ms};
-use shared::domain::Email;
-use shared::store::LOCKOUT_THRESHOLD;
 
 use crate::helpers::{PASSWORD, TestApp, TestResponse};
 

@@ -64,7 +64,7 @@ async fn the_revocation_expires_with_the_token() {
         .find(|item| item["sk"].as_s().is_ok_and(|sk| sk.starts_with("REVOKED#")))
         .expect("a revocation item");
     let expires_at: u64 = revoked["expires_at"].as_n().unwrap().parse().unwrap();
-    let now = shared::clock::unix_now();
+    let now = accounts::clock::unix_now();
     assert!(
         (now + 3590..=now + 3600).contains(&expires_at),
         "{expires_at} vs now {now}"

@@ -14,7 +14,7 @@ use crate::emulators::{emulators, free_port};
 use crate::helpers::{PASSWORD, Route, TestApp, emails_to};
 
 /// The SDK gives up within 2.5 s (timeouts and retries in
-/// `shared::state::aws_defaults`); this leaves room for a loaded machine.
+/// `accounts::sdk::defaults`); this leaves room for a loaded machine.
 const PROMPT: Duration = Duration::from_secs(3);
 
 fn closed_port() -> String {
@@ -238,7 +238,7 @@ async fn an_authenticated_read_racing_reset_requests_for_the_same_user_never_get
     let user = app
         .state
         .store
-        .find_by_email(&shared::domain::Email::parse(&email).unwrap())
+        .find_by_email(&accounts::domain::Email::parse(&email).unwrap())
         .await
         .unwrap()
         .unwrap();

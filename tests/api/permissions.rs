@@ -1,15 +1,15 @@
 //! Least privilege, held both ways: `template.yaml` grants each function
 //! exactly the DynamoDB actions and partition keys listed beside the store
-//! code (`shared::store::permissions`), and every DynamoDB request the
+//! code (`accounts::store::permissions`), and every DynamoDB request the
 //! handlers really send, route by route through their success and failure
 //! paths, falls inside that list. A new store call without its permission
 //! fails here, not on AWS.
 
 use std::collections::BTreeSet;
 
+use accounts::store::permissions::{FUNCTION_GRANTS, Grant, Resource, allows};
 use serde_json::json;
 use serde_norway::Value as Yaml;
-use shared::store::permissions::{FUNCTION_GRANTS, Grant, Resource, allows};
 
 use crate::emulators::workspace;
 use crate::helpers::{NEW_PASSWORD, PASSWORD, TestApp, reset_token_sent_to};
@@ -114,7 +114,7 @@ fn the_template_grants_each_function_exactly_the_listed_dynamodb_permissions() {
         let (_, grants) = FUNCTION_GRANTS
             .iter()
             .find(|(name, _)| *name == function)
-            .unwrap_or_else(|| panic!("{function} has no grants in shared::store::permissions"));
+            .unwrap_or_else(|| panic!("{function} has no grants in accounts::store::permissions"));
         assert_eq!(
             granted(resource),
             listed(grants),

@@ -153,12 +153,12 @@ fn create_table_now(endpoint: &str, table: &str) {
         .expect("a runtime for creating the table");
     runtime.block_on(async {
         let client = aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await);
-        shared::store::schema::create_table(&client, table)
+        accounts::store::schema::create_table(&client, table)
             .await
             .unwrap_or_else(|error| {
                 panic!(
                     "creating the e2e table failed: {}",
-                    shared::error::cause_chain(error.as_ref())
+                    accounts::error::cause_chain(error.as_ref())
                 )
             });
     });

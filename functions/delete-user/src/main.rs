@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(shared::AppState::from_env(), delete_user::handler).await
+    http_api::lambda::run(http_api::AppState::from_env(), delete_user::handler).await
 }

@@ -1,11 +1,12 @@
 //! `GET /v1/api/user`: the caller's own profile.
 
+use accounts::ApiError;
+use accounts::domain::User;
+use http_api::AppState;
+use http_api::http::{json_response, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
-use shared::http::{json_response, respond};
-use shared::store::User;
-use shared::{ApiError, AppState};
 
 #[derive(Serialize)]
 struct Profile {

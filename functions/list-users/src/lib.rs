@@ -2,15 +2,15 @@
 //! order, a page at a time. Admin rights are read from the stored user on
 //! every call, so a promotion or demotion takes effect at once.
 
+use accounts::ApiError;
+use accounts::domain::{User, UserId};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_api::AppState;
+use http_api::http::{json_response, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde::Serialize;
-use shared::domain::UserId;
-use shared::http::{json_response, respond};
-use shared::store::User;
-use shared::{ApiError, AppState};
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 100;

@@ -8,15 +8,16 @@
 //! password check is reserved first, so concurrent attempts cannot outrun
 //! the count.
 
+use accounts::clock::unix_now_ms;
+use accounts::domain::Email;
+use accounts::store::LoginAttempt;
+use accounts::{ApiError, password};
+use http_api::AppState;
+use http_api::http::{json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use shared::clock::unix_now_ms;
-use shared::domain::Email;
-use shared::http::{json_response, parse_body, respond};
-use shared::store::LoginAttempt;
-use shared::{ApiError, AppState, password};
 
 /// The body of `POST /v1/api/login`. The password is only compared, so
 /// neither field is held to the field rules here.

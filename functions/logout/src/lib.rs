@@ -1,9 +1,10 @@
 //! `POST /v1/api/logout`: revoke the presented token, and only it.
 
+use accounts::ApiError;
+use http_api::AppState;
+use http_api::http::{MessageBody, json_response, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use shared::http::{MessageBody, json_response, respond};
-use shared::{ApiError, AppState};
 
 #[tracing::instrument(name = "Log out a token", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {

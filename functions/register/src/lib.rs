@@ -1,14 +1,15 @@
 //! `POST /v1/api/register`: create an account.
 
+use accounts::domain::{Email, Password, User, UserName};
+use accounts::store::NewUser;
+use accounts::{ApiError, password};
+use http_api::AppState;
+use http_api::field;
+use http_api::http::{json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use shared::domain::{Email, Password, UserName};
-use shared::field;
-use shared::http::{json_response, parse_body, respond};
-use shared::store::{NewUser, User};
-use shared::{ApiError, AppState, password};
 
 /// The body of `POST /v1/api/register`.
 #[derive(Deserialize)]

@@ -8,19 +8,19 @@
 
 use std::time::Duration;
 
+use accounts::clock::unix_now;
+use accounts::config::ResetRequestConfig;
+use accounts::domain::Email;
+use accounts::error::cause_chain;
+use accounts::mail::Mailer;
+use accounts::sdk;
+use accounts::store::{StoredUser, UserStore};
+use accounts::{ApiError, reset_token};
+use http_api::field;
+use http_api::http::{MessageBody, json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use shared::clock::unix_now;
-use shared::config::ResetRequestConfig;
-use shared::domain::Email;
-use shared::error::cause_chain;
-use shared::field;
-use shared::http::{MessageBody, json_response, parse_body, respond};
-use shared::mail::Mailer;
-use shared::state::aws_defaults;
-use shared::store::{StoredUser, UserStore};
-use shared::{ApiError, reset_token};
 
 /// The body of `POST /v1/api/reset_password`.
 #[derive(Deserialize)]
@@ -46,7 +46,7 @@ pub struct ResetRequestState {
 impl ResetRequestState {
     pub async fn from_env() -> Result<Self, Error> {
         let config = ResetRequestConfig::from_env()?;
-        let aws = aws_defaults().load().await;
+        let aws = sdk::defaults().load().await;
         let store = UserStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
         store.warm_up().await;
         Ok(Self {
@@ -71,7 +71,7 @@ pub async fn handler(state: &ResetRequestState, request: Request) -> Result<Resp
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
             tracing::error!(
-                code = error.code(),
+                code = http_api::http::code(&error),
                 cause = %cause_chain(&error),
                 "reset request failed; answered as usual"
             );

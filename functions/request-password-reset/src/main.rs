@@ -1,6 +1,6 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(
+    http_api::lambda::run(
         request_password_reset::ResetRequestState::from_env(),
         request_password_reset::handler,
     )

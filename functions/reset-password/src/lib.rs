@@ -3,15 +3,16 @@
 //! sets the password, so of concurrent uses exactly one succeeds, and every
 //! access token issued before the reset stops working.
 
+use accounts::clock::unix_now;
+use accounts::domain::Password;
+use accounts::{ApiError, password, reset_token};
+use http_api::AppState;
+use http_api::field;
+use http_api::http::{MessageBody, json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
-use shared::clock::unix_now;
-use shared::domain::Password;
-use shared::field;
-use shared::http::{MessageBody, json_response, parse_body, respond};
-use shared::{ApiError, AppState, password, reset_token};
 
 /// The body of `POST /v1/api/reset_password/{token}`: the new password.
 #[derive(Deserialize)]

@@ -1,14 +1,15 @@
 //! `PUT /v1/api/user`: change the caller's name, email or both.
 
+use accounts::ApiError;
+use accounts::domain::{Email, User, UserName};
+use accounts::error::FieldErrors;
+use accounts::store::ProfileChange;
+use http_api::AppState;
+use http_api::field;
+use http_api::http::{json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::{Deserialize, Serialize};
-use shared::domain::{Email, UserName};
-use shared::error::FieldErrors;
-use shared::field;
-use shared::http::{json_response, parse_body, respond};
-use shared::store::{ProfileChange, User};
-use shared::{ApiError, AppState};
 
 /// The body of `PUT /v1/api/user`: either field, or both.
 #[derive(Deserialize)]

@@ -261,7 +261,10 @@ pub fn markdown(
         );
     }
 
-    let _ = writeln!(out, "\n## Micro-benchmarks (criterion, `shared/benches`)\n");
+    let _ = writeln!(
+        out,
+        "\n## Micro-benchmarks (criterion, `http-api/benches`)\n"
+    );
     let _ = writeln!(out, "| Benchmark | Median |");
     let _ = writeln!(out, "|---|---:|");
     for id in criterion_ids(&options.criterion) {

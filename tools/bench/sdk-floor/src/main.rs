@@ -9,7 +9,7 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let table = std::env::var("TABLE_NAME")?;
-    let client = aws_sdk_dynamodb::Client::new(&shared::state::aws_defaults().load().await);
+    let client = aws_sdk_dynamodb::Client::new(&accounts::sdk::defaults().load().await);
     let client = &client;
     let table = table.as_str();
     lambda_http::run(service_fn(move |_request: Request| async move {

@@ -16,12 +16,12 @@
 
 use std::process::ExitCode;
 
+use accounts::domain::{Email, User, UserName};
+use accounts::store::{NewUser, StoredUser, UserStore};
+use accounts::token::TokenKeys;
+use accounts::{ApiError, Config, password, reset_token};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use shared::domain::{Email, UserName};
-use shared::store::{NewUser, StoredUser, User, UserStore};
-use shared::token::TokenKeys;
-use shared::{ApiError, AppState, Config, password, reset_token};
 use tokio::task::JoinSet;
 
 /// The password of events/login.json.
@@ -53,8 +53,9 @@ async fn main() -> ExitCode {
 
 async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
-    let aws = shared::state::aws_defaults().load().await;
-    let state = AppState::new(config, aws_sdk_dynamodb::Client::new(&aws));
+    let aws = accounts::sdk::defaults().load().await;
+    let store = UserStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name);
+    let tokens = TokenKeys::new(&config);
     let hash = password::hash(SecretString::from(PASSWORD)).await?;
     // Several runs may share a table: every address is new.
     let run = uuid_fragment();
@@ -65,21 +66,21 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     };
 
     let login = create_users(
-        &state.store,
+        &store,
         vec![format!("bench-{run}-login@example.com")],
         &hash,
     )
     .await?;
     let admin = create_users(
-        &state.store,
+        &store,
         vec![format!("bench-{run}-admin@example.com")],
         &hash,
     )
     .await?;
-    state.store.set_admin(&admin[0].id, true).await?;
-    let reset_request = create_users(&state.store, new_users("reset-request"), &hash).await?;
-    let reset = create_users(&state.store, new_users("reset"), &hash).await?;
-    let delete = create_users(&state.store, new_users("delete"), &hash).await?;
+    store.set_admin(&admin[0].id, true).await?;
+    let reset_request = create_users(&store, new_users("reset-request"), &hash).await?;
+    let reset = create_users(&store, new_users("reset"), &hash).await?;
+    let delete = create_users(&store, new_users("delete"), &hash).await?;
 
     let mut reset_tokens = Vec::with_capacity(count);
     for user in reset {
@@ -91,15 +92,14 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
             reset_token_hash: None,
             reset_sent_at: None,
         };
-        let expires_at = shared::clock::unix_now() + RESET_TOKEN_TTL_SECONDS;
-        state
-            .store
+        let expires_at = accounts::clock::unix_now() + RESET_TOKEN_TTL_SECONDS;
+        store
             .start_reset(&stored, &reset_token::hash(&token), expires_at, 0)
             .await?;
         reset_tokens.push(token.expose_secret().to_owned());
     }
 
-    let token_of = |user: &User| issue(&state.tokens, user);
+    let token_of = |user: &User| issue(&tokens, user);
     Ok(json!({
         "password": PASSWORD,
         "login_email": login[0].email.as_str(),
@@ -145,5 +145,5 @@ async fn create_users(
 }
 
 fn uuid_fragment() -> String {
-    shared::domain::UserId::generate().as_str()[28..].to_owned()
+    accounts::domain::UserId::generate().as_str()[28..].to_owned()
 }

@@ -34,9 +34,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, Put, TransactWriteItem};
-use serde::Serialize;
 
-use crate::domain::{Email, UserId, UserName};
+use crate::domain::{Email, User, UserId, UserName};
 use crate::error::{ApiError, cause_chain, sdk_error};
 
 pub use lockout::{LOCKOUT_THRESHOLD, LoginAttempt};
@@ -49,20 +48,10 @@ pub type Item = HashMap<String, AttributeValue>;
 /// How often a request that meets a transaction in flight is sent at most.
 const CONFLICT_ATTEMPTS: u32 = 3;
 
-/// A user as the API shows it: exactly the fields of API.md's user object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct User {
-    pub id: UserId,
-    pub email: Email,
-    pub name: UserName,
-    pub admin: bool,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
 /// A user with what only the service may see. Not serialisable, so none of
-/// it can end up in a response.
-#[derive(Debug, Clone)]
+/// it can end up in a response, and its `Debug` leaves the hash out, so
+/// none of it can end up in a log line either.
+#[derive(Clone)]
 pub struct StoredUser {
     pub user: User,
     pub password_hash: String,
@@ -72,7 +61,21 @@ pub struct StoredUser {
     pub reset_sent_at: Option<u64>,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for StoredUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredUser")
+            .field("user", &self.user)
+            .field("password_hash", &"[redacted]")
+            .field("token_version", &self.token_version)
+            .field(
+                "reset_token_hash",
+                &self.reset_token_hash.as_ref().map(|_| "[redacted]"),
+            )
+            .field("reset_sent_at", &self.reset_sent_at)
+            .finish()
+    }
+}
+
 pub struct NewUser {
     pub email: Email,
     pub name: UserName,
@@ -490,6 +493,16 @@ mod tests {
             sdk_error(plain_write_conflict),
             ApiError::Unavailable(_)
         ));
+    }
+
+    #[test]
+    fn a_stored_user_never_prints_its_hashes() {
+        let mut stored =
+            stored_user_from_item(&users::user_item(&sample_user(), "$argon2id$secret")).unwrap();
+        stored.reset_token_hash = Some("reset-hash-secret".into());
+        let printed = format!("{stored:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+        assert!(printed.contains("[redacted]"));
     }
 
     #[test]

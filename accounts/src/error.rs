@@ -1,15 +1,13 @@
-//! The one error type of the API and its one mapping to an HTTP response.
-//!
-//! Handlers return `Result<_, ApiError>`; `http::respond` turns the error into
-//! the JSON body of API.md. Expected failures become 4xx responses, never an
-//! `Err` handed to the Lambda runtime (which API Gateway would turn into a 502).
+//! The one error type of the API. Its one mapping to an HTTP response
+//! (status, code and body) is `http_api::http::respond`: expected failures
+//! become 4xx responses, never an `Err` handed to the Lambda runtime (which
+//! API Gateway would turn into a 502).
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use lambda_http::http::StatusCode;
 
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -53,47 +51,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::InvalidJson
-            | Self::MissingFields(_)
-            | Self::Validation(_)
-            | Self::InvalidResetToken
-            | Self::InvalidLimit
-            | Self::InvalidCursor => StatusCode::BAD_REQUEST,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::EmailTaken => StatusCode::CONFLICT,
-            Self::InvalidCredentials | Self::InvalidToken => StatusCode::UNAUTHORIZED,
-            Self::AdminRequired => StatusCode::FORBIDDEN,
-            Self::UserNotFound => StatusCode::NOT_FOUND,
-            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidJson => "invalid_json",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::MissingFields(_) => "missing_fields",
-            Self::Validation(_) => "validation_failed",
-            Self::EmailTaken => "email_taken",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::InvalidToken => "invalid_token",
-            Self::AdminRequired => "admin_required",
-            Self::UserNotFound => "user_not_found",
-            Self::TooManyAttempts { .. } => "too_many_attempts",
-            Self::InvalidResetToken => "invalid_reset_token",
-            Self::InvalidLimit => "invalid_limit",
-            Self::InvalidCursor => "invalid_cursor",
-            Self::Unavailable(_) => "service_unavailable",
-            Self::Unexpected(_) => "internal_error",
-        }
-    }
-
     pub fn fields(&self) -> Option<&FieldErrors> {
         match self {
             Self::MissingFields(fields) | Self::Validation(fields) => Some(fields),

@@ -162,6 +162,17 @@ impl fmt::Debug for Password {
     }
 }
 
+/// A user as the API shows it: exactly the fields of API.md's user object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub name: UserName,
+    pub admin: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
 /// An opaque user id. New ids are UUIDv7, whose text sorts in creation order,
 /// which the admin listing relies on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

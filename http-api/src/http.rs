@@ -16,7 +16,7 @@ use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{ApiError, FieldErrors, cause_chain};
+use accounts::error::{ApiError, FieldErrors, cause_chain};
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Field names echoed back in errors are cut to this many characters.
@@ -252,6 +252,49 @@ struct ErrorBody<'a> {
     fields: Option<&'a FieldErrors>,
 }
 
+/// The status of the response an error becomes.
+pub fn status(error: &ApiError) -> StatusCode {
+    match error {
+        ApiError::InvalidJson
+        | ApiError::MissingFields(_)
+        | ApiError::Validation(_)
+        | ApiError::InvalidResetToken
+        | ApiError::InvalidLimit
+        | ApiError::InvalidCursor => StatusCode::BAD_REQUEST,
+        ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::EmailTaken => StatusCode::CONFLICT,
+        ApiError::InvalidCredentials | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+        ApiError::AdminRequired => StatusCode::FORBIDDEN,
+        ApiError::UserNotFound => StatusCode::NOT_FOUND,
+        ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The `code` member of an error body (API.md).
+pub fn code(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::InvalidJson => "invalid_json",
+        ApiError::UnsupportedMediaType => "unsupported_media_type",
+        ApiError::PayloadTooLarge => "payload_too_large",
+        ApiError::MissingFields(_) => "missing_fields",
+        ApiError::Validation(_) => "validation_failed",
+        ApiError::EmailTaken => "email_taken",
+        ApiError::InvalidCredentials => "invalid_credentials",
+        ApiError::InvalidToken => "invalid_token",
+        ApiError::AdminRequired => "admin_required",
+        ApiError::UserNotFound => "user_not_found",
+        ApiError::TooManyAttempts { .. } => "too_many_attempts",
+        ApiError::InvalidResetToken => "invalid_reset_token",
+        ApiError::InvalidLimit => "invalid_limit",
+        ApiError::InvalidCursor => "invalid_cursor",
+        ApiError::Unavailable(_) => "service_unavailable",
+        ApiError::Unexpected(_) => "internal_error",
+    }
+}
+
 /// The one place results become responses: errors are logged here, once, and
 /// turned into the JSON error body of API.md.
 pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
@@ -259,25 +302,25 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
         Ok(response) => return response,
         Err(error) => error,
     };
-    let status = error.status();
+    let status = status(&error);
     if status.is_server_error() {
         tracing::error!(
             status = status.as_u16(),
-            code = error.code(),
+            code = code(&error),
             cause = %cause_chain(&error),
             "request failed"
         );
     } else {
         tracing::info!(
             status = status.as_u16(),
-            code = error.code(),
+            code = code(&error),
             "request refused"
         );
     }
 
     let body = ErrorBody {
         error: error.to_string(),
-        code: error.code(),
+        code: code(&error),
         fields: error.fields(),
     };
     // Serialising owned strings and a string map cannot fail; the fallback keeps

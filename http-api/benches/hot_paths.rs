@@ -6,15 +6,15 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use accounts::domain::{Email, User, UserId, UserName};
+use accounts::store::{stored_user_from_item, user_item};
+use accounts::token::TokenKeys;
+use accounts::{Config, password};
 use criterion::{Criterion, criterion_group, criterion_main};
+use http_api::http::parse_body;
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request};
 use secrecy::SecretString;
-use shared::domain::{Email, UserId, UserName};
-use shared::http::parse_body;
-use shared::store::{User, stored_user_from_item, user_item};
-use shared::token::TokenKeys;
-use shared::{Config, password};
 
 const PASSWORD: &str = "correct horse battery staple";
 
