@@ -15,6 +15,8 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 VENV := .venv
+# Every function package, for the builds that take them all at once.
+FUNCTION_PACKAGES := $(addprefix -p ,$(notdir $(wildcard functions/*)))
 PYTHON_TOOLS := $(VENV)/.installed
 NODE_TOOLS := tools/node_modules/.installed
 # Cargo subcommands the checks run, pinned here and built into .local.
@@ -54,6 +56,10 @@ bench: tools ## Measure the release builds: size, cold start, latency, CPU, memo
 
 package: tools ## Build every function for arm64 with sam build (.aws-sam/build)
 	rustup target add aarch64-unknown-linux-gnu
+	@# Every function in one cargo run, so their release links (fat LTO, one
+	@# codegen unit: one core each) run side by side; sam build's own
+	@# per-function cargo lambda runs then find them built and only copy.
+	cargo lambda build --release --arm64 $(FUNCTION_PACKAGES)
 	sam build
 
 admin: ## users-admin on the local stack, e.g. make admin ARGS="promote ada@example.com"

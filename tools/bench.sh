@@ -12,22 +12,35 @@ cd "$(dirname "$0")/.."
 readonly WORK=target/bench COLD=${BENCH_COLD:-20} WARM=${BENCH_WARM:-500} ONLY=${BENCH_ONLY:-}
 rm -rf "$WORK" && mkdir -p "$WORK"
 
-# One package at a time, as sam build does: cargo then resolves features per
-# function, so only request-password-reset links the SES client.
-packages=(hello-world sdk-floor)
-for dir in functions/*/; do packages+=("$(basename "$dir")"); done
-[[ -n $ONLY ]] && IFS=, read -ra packages <<<"$ONLY"
-rustup target add aarch64-unknown-linux-gnu
-for package in "${packages[@]}"; do
-  for arch in arm64 x86_64; do
-    target=(--target x86_64-unknown-linux-gnu)
-    [[ $arch == arm64 ]] && target=(--arm64)
-    cargo lambda build --quiet --release -p "$package" "${target[@]}" \
-      --output-format zip --lambda-dir "$WORK/zip-$arch"
+# Every function in one cargo run per architecture and output (the second
+# and third runs of an architecture only package what the first built); the
+# floors on their own, so their dependencies' features stay theirs.
+functions=()
+for dir in functions/*/; do functions+=("$(basename "$dir")"); done
+floors=(hello-world sdk-floor)
+if [[ -n $ONLY ]]; then
+  IFS=, read -ra only <<<"$ONLY"
+  functions=() floors=()
+  for package in "${only[@]}"; do
+    if [[ -d functions/$package ]]; then functions+=("$package"); else floors+=("$package"); fi
   done
-  cargo lambda build --quiet --release -p "$package" --target x86_64-unknown-linux-gnu \
-    --lambda-dir "$WORK/bin"
-done
+fi
+rustup target add aarch64-unknown-linux-gnu
+build_all() {
+  local arch=$1 target=(--target x86_64-unknown-linux-gnu) group
+  shift
+  [[ $arch == arm64 ]] && target=(--arm64)
+  for group in functions floors; do
+    local -n packages=$group
+    local selection=() package
+    for package in "${packages[@]}"; do selection+=(-p "$package"); done
+    ((${#selection[@]})) || continue
+    cargo lambda build --quiet --release "${target[@]}" "${selection[@]}" "$@"
+  done
+}
+build_all arm64 --output-format zip --lambda-dir "$WORK/zip-arm64"
+build_all x86_64 --output-format zip --lambda-dir "$WORK/zip-x86_64"
+build_all x86_64 --lambda-dir "$WORK/bin"
 # The driver (std only) and the seeding tool (debug, like users-admin).
 cargo build --quiet --release -p lambda-bench
 cargo build --quiet --workspace --bins

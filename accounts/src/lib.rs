@@ -1,14 +1,13 @@
 //! The core of the user API, with no Lambda or HTTP in it: configuration,
-//! the error type, domain types, password hashing, access tokens, the
-//! DynamoDB store and the SES mailer. The functions reach it through
-//! `http-api`; `users-admin` and the benchmark tools link it alone.
+//! the error type, domain types, password hashing, access tokens and the
+//! DynamoDB store (the SES mailer is the `mailer` crate). The functions
+//! reach it through `http-api`; `users-admin` and the benchmark tools link
+//! it alone.
 
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
-#[cfg(feature = "mail")]
-pub mod mail;
 pub mod password;
 pub mod reset_token;
 pub mod sdk;

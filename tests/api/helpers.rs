@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use accounts::Config;
 use accounts::error::cause_chain;
-use accounts::mail::Mailer;
 use accounts::store::{UserStore, schema};
 use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
@@ -14,6 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use http_api::AppState;
 use lambda_http::http::{HeaderMap, Method};
 use lambda_http::{Body, Request, RequestExt};
+use mailer::Mailer;
 use request_password_reset::ResetRequestState;
 use secrecy::SecretString;
 use serde_json::{Value, json};

@@ -12,7 +12,6 @@ use accounts::clock::unix_now;
 use accounts::config::ResetRequestConfig;
 use accounts::domain::Email;
 use accounts::error::cause_chain;
-use accounts::mail::Mailer;
 use accounts::sdk;
 use accounts::store::{StoredUser, UserStore};
 use accounts::{ApiError, reset_token};
@@ -20,6 +19,7 @@ use http_api::field;
 use http_api::http::{MessageBody, json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
+use mailer::Mailer;
 use serde::Deserialize;
 
 /// The body of `POST /v1/api/reset_password`.

@@ -1,5 +1,7 @@
-//! The SES mailer, linked only into the function that sends reset emails
-//! (cargo feature `mail`).
+//! The SES mailer. A crate of its own, linked only by the function that
+//! sends mail: a cargo feature of `accounts` would be switched on for every
+//! function whenever they are built together (features unify), and the
+//! functions are built together, in one cargo run per architecture.
 
 use std::time::Duration;
 
@@ -9,10 +11,10 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::Email;
+use accounts::domain::Email;
 use aws_sdk_ses::error::ProvideErrorMetadata;
 
-use crate::error::ApiError;
+use accounts::error::ApiError;
 
 pub struct Mailer {
     client: aws_sdk_ses::Client,
