@@ -47,8 +47,8 @@ async fn send_everywhere(
         check(route, &response);
     }
     assert_eq!(
-        format!("{:?}", app.items().await.len()),
-        format!("{:?}", before.len()),
+        app.snapshot().await,
+        before,
         "a hostile body changed the table"
     );
 }
