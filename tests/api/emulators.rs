@@ -5,8 +5,9 @@
 //! parent-death signal: when the test process exits (all tests done, a panic
 //! aborting the run, or a kill), the kernel kills them.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+
+use crate::helpers::sdk_config;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -113,24 +114,20 @@ fn start_all() -> Emulators {
     );
 
     // Jetty accepts connections before DynamoDB Local can serve them: ready
-    // means a ListTables call succeeds.
-    let list_tables = "POST / HTTP/1.0\r\nContent-Type: application/x-amz-json-1.0\r\n\
-        X-Amz-Target: DynamoDB_20120810.ListTables\r\n\
-        Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, \
-        SignedHeaders=host, Signature=0\r\nContent-Length: 2\r\n\r\n{}";
+    // means a ListTables call through the SDK succeeds.
     wait_until_ready(
         dynamodb,
         dynamodb_port,
         "DynamoDB Local",
         &logs.join("dynamodb.log"),
-        |address| answers_200(address, list_tables),
+        |address| dynamodb_serves(&format!("http://{address}")),
     );
     wait_until_ready(
         ses,
         ses_port,
         "the SES emulator",
         &logs.join("ses.log"),
-        |address| answers_200(address, "GET /health-check HTTP/1.0\r\n\r\n"),
+        |address| answers_200(&format!("http://{address}"), "/health-check"),
     );
     Emulators {
         dynamodb_endpoint: format!("http://127.0.0.1:{dynamodb_port}"),
@@ -194,16 +191,31 @@ pub fn spawn(mut command: Command, what: &str, runtime: &str, log: &Path) -> Chi
     })
 }
 
-/// Whether the server at `address` answers `request` with a 200.
-fn answers_200(address: SocketAddr, request: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(200)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut response = String::new();
-    stream.write_all(request.as_bytes()).is_ok()
-        && stream.read_to_string(&mut response).is_ok()
-        && response.split_whitespace().nth(1) == Some("200")
+/// Whether a DynamoDB endpoint serves a `ListTables` call. On a thread and
+/// runtime of its own: the first test to ask for the emulators may already
+/// run inside a Tokio runtime, which cannot block on another.
+fn dynamodb_serves(endpoint: &str) -> bool {
+    let endpoint = endpoint.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async {
+            let client = aws_sdk_dynamodb::Client::new(&sdk_config(&endpoint).await);
+            client.list_tables().send().await.ok()
+        })
+    })
+    .join()
+    .ok()
+    .flatten()
+    .is_some()
+}
+
+/// Whether `GET path` at `base` answers 200 (a refused connection is "no").
+fn answers_200(base: &str, path: &str) -> bool {
+    crate::http_client::try_request("GET", base, path, &[], b"")
+        .is_ok_and(|response| response.status == 200)
 }
 
 pub fn wait_until_listening(child: Child, port: u16, what: &str, log: &Path) {

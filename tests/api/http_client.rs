@@ -1,8 +1,7 @@
-//! A plain HTTP/1.0 client for loopback servers: all the black-box tests need
-//! (one request a connection, no TLS), without another HTTP stack in the build.
+//! The black-box tests' HTTP client: `ureq`, without TLS (every server they
+//! call listens on loopback), with every status handed back as a response.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,7 +28,19 @@ impl HttpResponse {
     }
 }
 
+fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into()
+    })
+}
+
 /// Sends one request to `base` (`http://127.0.0.1:port`) and reads the whole answer.
+#[track_caller]
 pub fn request(
     method: &str,
     base: &str,
@@ -37,51 +48,45 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> HttpResponse {
-    let address = base.strip_prefix("http://").expect("an http:// address");
-    let mut stream = TcpStream::connect(address)
-        .unwrap_or_else(|error| panic!("{base} does not answer: {error}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("a read timeout");
-    let mut head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(body))
-        .expect("sending the request");
-
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("reading the response");
-    let text = String::from_utf8(raw).expect("a UTF-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-        .collect();
-    let response = HttpResponse {
-        status,
-        headers,
-        body: body.to_owned(),
-    };
-    assert!(
-        response.header("transfer-encoding").is_none(),
-        "an HTTP/1.0 answer is not chunked"
-    );
-    response
+    try_request(method, base, path, headers, body)
+        .unwrap_or_else(|error| panic!("{method} {base}{path}: {error}"))
 }
 
+/// `request`, or why no answer came (nothing listens yet, say).
+pub fn try_request(
+    method: &str,
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<HttpResponse, ureq::Error> {
+    let mut builder = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder.body(body.to_vec()).expect("a well-formed request");
+    let mut response = agent().run(request)?;
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = value.to_str().expect("an ASCII header value");
+            (name.as_str().to_owned(), value.to_owned())
+        })
+        .collect();
+    Ok(HttpResponse {
+        status: response.status().as_u16(),
+        headers,
+        body: response
+            .body_mut()
+            .read_to_string()
+            .expect("a UTF-8 response body"),
+    })
+}
+
+#[track_caller]
 pub fn get_json(base: &str, path: &str) -> Value {
     let response = request("GET", base, path, &[], b"");
     assert_eq!(response.status, 200, "GET {path}: {}", response.body);
