@@ -13,8 +13,8 @@ readonly WORK=target/bench COLD=${BENCH_COLD:-20} WARM=${BENCH_WARM:-500} ONLY=$
 rm -rf "$WORK" && mkdir -p "$WORK"
 
 # Every function in one cargo run per architecture and output (the second
-# and third runs of an architecture only package what the first built); the
-# floors on their own, so their dependencies' features stay theirs.
+# and third runs of an architecture only package what the first built); each
+# floor in a run of its own, so its dependencies' features stay its own.
 functions=()
 for dir in functions/*/; do functions+=("$(basename "$dir")"); done
 floors=(hello-world sdk-floor)
@@ -27,15 +27,16 @@ if [[ -n $ONLY ]]; then
 fi
 rustup target add aarch64-unknown-linux-gnu
 build_all() {
-  local arch=$1 target=(--target x86_64-unknown-linux-gnu) group
+  local arch=$1 target=(--target x86_64-unknown-linux-gnu)
   shift
   [[ $arch == arm64 ]] && target=(--arm64)
-  for group in functions floors; do
-    local -n packages=$group
-    local selection=() package
-    for package in "${packages[@]}"; do selection+=(-p "$package"); done
-    ((${#selection[@]})) || continue
+  local selection=() package
+  for package in "${functions[@]}"; do selection+=(-p "$package"); done
+  if ((${#selection[@]})); then
     cargo lambda build --quiet --release "${target[@]}" "${selection[@]}" "$@"
+  fi
+  for package in "${floors[@]}"; do
+    cargo lambda build --quiet --release "${target[@]}" -p "$package" "$@"
   done
 }
 build_all arm64 --output-format zip --lambda-dir "$WORK/zip-arm64"
