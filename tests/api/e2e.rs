@@ -1,372 +1,200 @@
 //! Black-box tests of the real binaries: HTTP to `cargo lambda watch`, which
 //! turns each request into an API Gateway HTTP API (payload 2.0) event for
 //! the function process. `main.rs`, configuration from the environment and
-//! event decoding are all on the path.
+//! event decoding are all on the path. The same harness as the in-process
+//! tests, with `TestApp::behind_gateway`.
 
 use serde_json::{Value, json};
 
-use crate::helpers::{NEW_PASSWORD, PASSWORD, reset_token_sent_to, sdk_config};
-use crate::http_client::{HttpResponse, request};
-use crate::stack::stack;
-
-fn email(local: &str) -> String {
-    format!(
-        "{local}-{}@example.com",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
-}
-
-fn call(method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> HttpResponse {
-    let authorization = token.map(|token| format!("Bearer {token}"));
-    let mut headers = vec![];
-    if let Some(authorization) = &authorization {
-        headers.push(("Authorization", authorization.as_str()));
-    }
-    let body = body.map(Value::to_string).unwrap_or_default();
-    if !body.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    let response = request(method, &stack().base, path, &headers, body.as_bytes());
-    assert_eq!(
-        response.header("content-type"),
-        Some("application/json"),
-        "{method} {path}: {response:?}"
-    );
-    assert_eq!(
-        response.header("cache-control"),
-        Some("no-store"),
-        "{method} {path}"
-    );
-    response
-}
-
-#[track_caller]
-fn expect(response: &HttpResponse, status: u16, code: Option<&str>) -> Value {
-    assert_eq!(response.status, status, "{}", response.body);
-    let body = response.json();
-    if let Some(code) = code {
-        assert_eq!(body["code"], code, "{}", response.body);
-    }
-    body
-}
-
-fn register(address: &str) -> Value {
-    let body = json!({"email": address, "password": PASSWORD, "name": "Black Box"});
-    expect(
-        &call("POST", "/v1/api/register", None, Some(&body)),
-        201,
-        None,
-    )
-}
-
-fn login(address: &str, password: &str) -> HttpResponse {
-    call(
-        "POST",
-        "/v1/api/login",
-        None,
-        Some(&json!({"email": address, "password": password})),
-    )
-}
-
-fn token(address: &str, password: &str) -> String {
-    expect(&login(address, password), 200, None)["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn promote(address: &str) {
-    let client = aws_sdk_dynamodb::Client::new(
-        &sdk_config(&crate::emulators::emulators().dynamodb_endpoint).await,
-    );
-    users_admin::execute(&["promote", address], &client, &stack().table)
-        .await
-        .unwrap();
-}
+use crate::harness::{NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to};
 
 #[tokio::test]
 async fn register_and_login_through_the_gateway() {
-    let address = email("ada");
-    let registered = register(&address);
+    let app = TestApp::behind_gateway().await;
+    let address = app.email("ada");
+    let registered = app.register(&address, PASSWORD, "Black Box").await;
+    let registered = registered.assert_status(201);
     assert_eq!(registered["message"], "User registered successfully");
     assert_eq!(registered["user"]["email"], address);
 
-    expect(
-        &call(
-            "POST",
-            "/v1/api/register",
-            None,
-            Some(&json!({"email": address.to_uppercase(), "password": PASSWORD, "name": "Dup"})),
-        ),
-        409,
-        Some("email_taken"),
-    );
-    let body = expect(&login(&address, PASSWORD), 200, None);
+    app.register(&address.to_uppercase(), PASSWORD, "Dup")
+        .await
+        .assert_error(409, "email_taken");
+    let login = app.login(&address, PASSWORD).await;
+    let body = login.assert_ok();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
-    expect(
-        &login(&address, "wrong password here"),
-        401,
-        Some("invalid_credentials"),
-    );
+    app.login(&address, "wrong password here")
+        .await
+        .assert_error(401, "invalid_credentials");
 }
 
 #[tokio::test]
 async fn the_body_rules_hold_through_the_gateway() {
+    let app = TestApp::behind_gateway().await;
     let big =
         json!({"email": "x@example.com", "password": PASSWORD, "name": "x".repeat(20 * 1024)});
-    expect(
-        &call("POST", "/v1/api/register", None, Some(&big)),
-        413,
-        Some("payload_too_large"),
-    );
-    let text_plain = request(
-        "POST",
-        &stack().base,
-        "/v1/api/register",
-        &[("Content-Type", "text/plain")],
-        b"{}",
-    );
-    expect(&text_plain, 415, Some("unsupported_media_type"));
-    let malformed = request(
-        "POST",
-        &stack().base,
-        "/v1/api/login",
-        &[("Content-Type", "application/json")],
-        b"{\"email\":",
-    );
-    expect(&malformed, 400, Some("invalid_json"));
-    expect(
-        &call("POST", "/v1/api/register", None, Some(&json!({"email": 5}))),
-        400,
-        Some("validation_failed"),
-    );
-    expect(
-        &call(
-            "POST",
-            "/v1/api/login",
-            None,
-            Some(&json!({"email": "a@example.com"})),
-        ),
-        400,
-        Some("missing_fields"),
-    );
+    app.post_json(Route::Register, &big)
+        .await
+        .assert_error(413, "payload_too_large");
+    let raw = |route: Route, content_type: &'static str, body: &'static str| {
+        let request = TestApp::request(&route, &[("content-type", content_type)], body);
+        (route, request)
+    };
+    let (route, text_plain) = raw(Route::Register, "text/plain", "{}");
+    app.call(&route, text_plain)
+        .await
+        .assert_error(415, "unsupported_media_type");
+    let (route, malformed) = raw(Route::Login, "application/json", "{\"email\":");
+    app.call(&route, malformed)
+        .await
+        .assert_error(400, "invalid_json");
+    app.post_json(Route::Register, &json!({"email": 5}))
+        .await
+        .assert_error(400, "validation_failed");
+    app.post_json(Route::Login, &json!({"email": "a@example.com"}))
+        .await
+        .assert_error(400, "missing_fields");
 }
 
 #[tokio::test]
 async fn profile_routes_through_the_gateway() {
-    let address = email("grace");
-    register(&address);
-    let token = token(&address, PASSWORD);
+    let app = TestApp::behind_gateway().await;
+    let address = app.email("grace");
+    let token = app.registered_token(&address).await;
 
-    let user = expect(&call("GET", "/v1/api/user", Some(&token), None), 200, None);
-    assert_eq!(user["user"]["email"], address);
-    let missing = call("GET", "/v1/api/user", None, None);
-    expect(&missing, 401, Some("invalid_token"));
+    let user = app.get_user(&token).await;
+    assert_eq!(user.assert_ok()["user"]["email"], address);
+    let missing = app.send(&Route::GetUser, None, &Value::Null).await;
+    missing.assert_error(401, "invalid_token");
     assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
 
-    let updated = expect(
-        &call(
-            "PUT",
-            "/v1/api/user",
-            Some(&token),
-            Some(&json!({"name": "Grace Hopper"})),
-        ),
-        200,
-        None,
-    );
+    let updated = app
+        .update_user(&token, &json!({"name": "Grace Hopper"}))
+        .await;
+    let updated = updated.assert_ok();
     assert_eq!(updated["message"], "User profile updated successfully");
     assert_eq!(updated["user"]["name"], "Grace Hopper");
-    let other = email("other");
-    register(&other);
-    expect(
-        &call(
-            "PUT",
-            "/v1/api/user",
-            Some(&token),
-            Some(&json!({"email": other})),
-        ),
-        409,
-        Some("email_taken"),
-    );
-    expect(
-        &call("PUT", "/v1/api/user", Some(&token), Some(&json!({}))),
-        400,
-        Some("missing_fields"),
-    );
+    let other = app.email("other");
+    app.registered_token(&other).await;
+    app.update_user(&token, &json!({"email": other}))
+        .await
+        .assert_error(409, "email_taken");
+    app.update_user(&token, &json!({}))
+        .await
+        .assert_error(400, "missing_fields");
 
-    let deleted = expect(
-        &call("DELETE", "/v1/api/user", Some(&token), None),
-        200,
-        None,
+    let deleted = app.delete_user(&token).await;
+    assert_eq!(
+        deleted.assert_ok()["message"],
+        "User profile deleted successfully"
     );
-    assert_eq!(deleted["message"], "User profile deleted successfully");
-    expect(
-        &call("DELETE", "/v1/api/user", Some(&token), None),
-        401,
-        Some("invalid_token"),
-    );
+    app.delete_user(&token)
+        .await
+        .assert_error(401, "invalid_token");
 }
 
 #[tokio::test]
 async fn logout_through_the_gateway_revokes_only_that_token() {
-    let address = email("alan");
-    register(&address);
-    let first = token(&address, PASSWORD);
-    let second = token(&address, PASSWORD);
+    let app = TestApp::behind_gateway().await;
+    let address = app.email("alan");
+    let first = app.registered_token(&address).await;
+    let second = app.token_for(&address, PASSWORD).await;
 
-    let body = expect(
-        &call("POST", "/v1/api/logout", Some(&first), None),
-        200,
-        None,
-    );
-    assert_eq!(body["message"], "Logout successful");
+    let logout = app.logout(&first).await;
+    assert_eq!(logout.assert_ok()["message"], "Logout successful");
 
-    expect(
-        &call("GET", "/v1/api/user", Some(&first), None),
-        401,
-        Some("invalid_token"),
-    );
-    expect(
-        &call("POST", "/v1/api/logout", Some(&first), None),
-        401,
-        Some("invalid_token"),
-    );
-    expect(&call("GET", "/v1/api/user", Some(&second), None), 200, None);
+    app.get_user(&first)
+        .await
+        .assert_error(401, "invalid_token");
+    app.logout(&first).await.assert_error(401, "invalid_token");
+    app.get_user(&second).await.assert_ok();
 }
 
 #[tokio::test]
 async fn password_reset_through_the_gateway_with_the_emailed_token() {
-    let address = email("edsger");
-    register(&address);
-    let old_token = token(&address, PASSWORD);
+    let app = TestApp::behind_gateway().await;
+    let address = app.email("edsger");
+    let old_token = app.registered_token(&address).await;
 
-    let body = expect(
-        &call(
-            "POST",
-            "/v1/api/reset_password",
-            None,
-            Some(&json!({"email": address})),
-        ),
-        200,
-        None,
-    );
+    let requested = app.request_reset(&address).await;
     assert_eq!(
-        body["message"],
+        requested.assert_ok()["message"],
         "If that email is registered, a password reset token has been sent"
     );
-    let unknown = call(
-        "POST",
-        "/v1/api/reset_password",
-        None,
-        Some(&json!({"email": email("nobody")})),
-    );
-    assert_eq!(unknown.status, 200);
-    assert_eq!(unknown.body, serde_json::to_string(&body).unwrap());
+    let unknown = app.request_reset(&app.email("nobody")).await;
+    unknown.assert_ok();
+    assert_eq!(unknown.text, requested.text);
     let reset_token = reset_token_sent_to(&address);
 
-    let path = format!("/v1/api/reset_password/{reset_token}");
-    expect(
-        &call("POST", &path, None, Some(&json!({"password": "short"}))),
-        400,
-        Some("validation_failed"),
-    );
-    let reset = expect(
-        &call(
-            "POST",
-            &path,
-            None,
-            Some(&json!({"password": NEW_PASSWORD})),
-        ),
-        200,
-        None,
-    );
-    assert_eq!(reset["message"], "Password reset successful");
-    expect(
-        &call(
-            "POST",
-            &path,
-            None,
-            Some(&json!({"password": NEW_PASSWORD})),
-        ),
-        400,
-        Some("invalid_reset_token"),
-    );
+    app.reset_password(&reset_token, "short")
+        .await
+        .assert_error(400, "validation_failed");
+    let reset = app.reset_password(&reset_token, NEW_PASSWORD).await;
+    assert_eq!(reset.assert_ok()["message"], "Password reset successful");
+    app.reset_password(&reset_token, NEW_PASSWORD)
+        .await
+        .assert_error(400, "invalid_reset_token");
 
-    expect(
-        &call("GET", "/v1/api/user", Some(&old_token), None),
-        401,
-        Some("invalid_token"),
-    );
-    expect(&login(&address, PASSWORD), 401, Some("invalid_credentials"));
-    token(&address, NEW_PASSWORD);
+    app.get_user(&old_token)
+        .await
+        .assert_error(401, "invalid_token");
+    app.login(&address, PASSWORD)
+        .await
+        .assert_error(401, "invalid_credentials");
+    app.token_for(&address, NEW_PASSWORD).await;
 }
 
 #[tokio::test]
 async fn lockout_through_the_gateway_sends_retry_after() {
-    let address = email("locked");
+    let app = TestApp::behind_gateway().await;
+    let address = app.email("locked");
     for _ in 0..5 {
-        expect(
-            &login(&address, "wrong password here"),
-            401,
-            Some("invalid_credentials"),
-        );
+        app.login(&address, "wrong password here")
+            .await
+            .assert_error(401, "invalid_credentials");
     }
-    let locked = login(&address, "wrong password here");
-    expect(&locked, 429, Some("too_many_attempts"));
+    let locked = app.login(&address, "wrong password here").await;
+    locked.assert_error(429, "too_many_attempts");
     assert_eq!(locked.header("retry-after"), Some("1"));
 }
 
 #[tokio::test]
 async fn list_users_through_the_gateway_needs_an_admin() {
-    let address = email("admin");
-    register(&address);
-    register(&email("listed"));
-    let token = token(&address, PASSWORD);
-    expect(
-        &call("GET", "/v1/api/users", Some(&token), None),
-        403,
-        Some("admin_required"),
-    );
+    let app = TestApp::behind_gateway().await;
+    let address = app.email("admin");
+    let token = app.registered_token(&address).await;
+    app.registered_token(&app.email("listed")).await;
+    app.list_users(&token, &[])
+        .await
+        .assert_error(403, "admin_required");
 
-    promote(&address).await;
+    app.admin(&["promote", &address])
+        .await
+        .expect("promoting a registered account");
 
-    let page = expect(
-        &call("GET", "/v1/api/users?limit=1", Some(&token), None),
-        200,
-        None,
-    );
+    let page = app.list_users(&token, &[("limit", "1")]).await;
+    let page = page.assert_ok();
     assert_eq!(page["users"].as_array().unwrap().len(), 1);
     let cursor = page["next_cursor"].as_str().expect("more users follow");
-    let next = expect(
-        &call(
-            "GET",
-            &format!("/v1/api/users?limit=1&cursor={cursor}"),
-            Some(&token),
-            None,
-        ),
-        200,
-        None,
-    );
-    assert_ne!(next["users"][0]["id"], page["users"][0]["id"]);
-    expect(
-        &call("GET", "/v1/api/users?limit=0", Some(&token), None),
-        400,
-        Some("invalid_limit"),
-    );
-    expect(
-        &call("GET", "/v1/api/users?cursor=forged", Some(&token), None),
-        400,
-        Some("invalid_cursor"),
-    );
+    let next = app
+        .list_users(&token, &[("limit", "1"), ("cursor", cursor)])
+        .await;
+    assert_ne!(next.assert_ok()["users"][0]["id"], page["users"][0]["id"]);
+    app.list_users(&token, &[("limit", "0")])
+        .await
+        .assert_error(400, "invalid_limit");
+    app.list_users(&token, &[("cursor", "forged")])
+        .await
+        .assert_error(400, "invalid_cursor");
 }
 
 /// The JSON log lines every function process has written so far.
 fn function_log_lines() -> Vec<String> {
-    crate::stack::FUNCTIONS
+    crate::harness::stack::FUNCTIONS
         .iter()
         .flat_map(|function| {
-            std::fs::read_to_string(crate::stack::function_log(function))
+            std::fs::read_to_string(crate::harness::stack::function_log(function))
                 .unwrap_or_default()
                 .lines()
                 .map(str::to_owned)
@@ -377,57 +205,29 @@ fn function_log_lines() -> Vec<String> {
 
 #[tokio::test]
 async fn a_whole_flow_logs_no_secret_or_email_and_every_line_names_its_request() {
-    let address = email("logged");
-    let new_address = email("renamed");
+    let app = TestApp::behind_gateway().await;
+    let address = app.email("logged");
+    let new_address = app.email("renamed");
     let first_password = "first secret passphrase 1";
     let second_password = "second secret passphrase 2";
-    let body = json!({"email": address, "password": first_password, "name": "Logged"});
-    expect(
-        &call("POST", "/v1/api/register", None, Some(&body)),
-        201,
-        None,
-    );
-    let access = token(&address, first_password);
-    expect(&login(&address, "a wrong secret passphrase"), 401, None);
-    expect(
-        &call(
-            "POST",
-            "/v1/api/reset_password",
-            None,
-            Some(&json!({"email": address})),
-        ),
-        200,
-        None,
-    );
+    app.register(&address, first_password, "Logged")
+        .await
+        .assert_status(201);
+    let access = app.token_for(&address, first_password).await;
+    app.login(&address, "a wrong secret passphrase")
+        .await
+        .assert_status(401);
+    app.request_reset(&address).await.assert_ok();
     let reset_token = reset_token_sent_to(&address);
-    let path = format!("/v1/api/reset_password/{reset_token}");
-    expect(
-        &call(
-            "POST",
-            &path,
-            None,
-            Some(&json!({"password": second_password})),
-        ),
-        200,
-        None,
-    );
-    let access_after_reset = token(&address, second_password);
-    expect(
-        &call(
-            "PUT",
-            "/v1/api/user",
-            Some(&access_after_reset),
-            Some(&json!({"email": new_address})),
-        ),
-        200,
-        None,
-    );
-    expect(&call("GET", "/v1/api/user", Some(&access), None), 401, None);
-    expect(
-        &call("DELETE", "/v1/api/user", Some(&access_after_reset), None),
-        200,
-        None,
-    );
+    app.reset_password(&reset_token, second_password)
+        .await
+        .assert_ok();
+    let access_after_reset = app.token_for(&address, second_password).await;
+    app.update_user(&access_after_reset, &json!({"email": new_address}))
+        .await
+        .assert_ok();
+    app.get_user(&access).await.assert_status(401);
+    app.delete_user(&access_after_reset).await.assert_ok();
 
     let lines = function_log_lines();
     assert!(lines.len() >= 9, "the flow left {} log lines", lines.len());

@@ -8,10 +8,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::emulators::workspace;
-use crate::helpers::{NEW_PASSWORD, reset_token_sent_to, sdk_config};
-use crate::http_client::request;
-use crate::stack::{cargo_lambda, stack};
+use crate::harness::emulators::workspace;
+use crate::harness::stack::{cargo_lambda, stack};
+use crate::harness::{NEW_PASSWORD, TestApp, reset_token_sent_to};
 
 const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
 const RESET_TOKEN: &str = "REPLACE_WITH_RESET_TOKEN";
@@ -54,21 +53,9 @@ fn invoke(function: &str, file: &str, access_token: &str, reset_token: &str) -> 
     (response["statusCode"].as_u64().expect("a statusCode"), body)
 }
 
-fn login_token(password: &str) -> String {
-    let body = format!(r#"{{"email":"{EMAIL}","password":"{password}"}}"#);
-    let response = request(
-        "POST",
-        &stack().base,
-        "/v1/api/login",
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
-    );
-    assert_eq!(response.status, 200, "{}", response.body);
-    response.json()["token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
+    let app = TestApp::behind_gateway().await;
     let mut covered = BTreeSet::new();
     let mut check = |function: &str, file: &str, access: &str, reset: &str, status: u64| -> Value {
         let (got, body) = invoke(function, file, access, reset);
@@ -98,12 +85,9 @@ async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
     check("get-user", "error-get-user-missing-token.json", "", "", 401);
     check("update-user", "update-user.json", &token, "", 200);
     check("list-users", "list-users.json", &token, "", 403);
-    let client = aws_sdk_dynamodb::Client::new(
-        &sdk_config(&crate::emulators::emulators().dynamodb_endpoint).await,
-    );
-    users_admin::execute(&["promote", EMAIL], &client, &stack().table)
+    app.admin(&["promote", EMAIL])
         .await
-        .unwrap();
+        .expect("promoting the events' account");
     check("list-users", "list-users.json", &token, "", 200);
     check(
         "request-password-reset",
@@ -121,9 +105,9 @@ async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
         200,
     );
     check("logout", "logout.json", &token, "", 401);
-    let token = login_token(NEW_PASSWORD);
+    let token = app.token_for(EMAIL, NEW_PASSWORD).await;
     check("logout", "logout.json", &token, "", 200);
-    let token = login_token(NEW_PASSWORD);
+    let token = app.token_for(EMAIL, NEW_PASSWORD).await;
     check("delete-user", "delete-user.json", &token, "", 200);
 
     let files: BTreeSet<String> = std::fs::read_dir(workspace().join("events"))

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to};
+use crate::harness::{NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to};
 
 /// An app with one admin user; returns it, the user's id and email.
 async fn app_with_user() -> (TestApp, String, String) {

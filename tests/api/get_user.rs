@@ -1,6 +1,6 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::helpers::{Route, TestApp};
+use crate::harness::{Route, TestApp};
 
 #[tokio::test]
 async fn get_user_with_a_valid_token_returns_the_profile_without_the_hash() {
@@ -10,7 +10,6 @@ async fn get_user_with_a_valid_token_returns_the_profile_without_the_hash() {
     let response = app.get_user(&token).await;
 
     assert_eq!(response.status, 200, "{}", response.text);
-    response.assert_standard_headers();
     let user = &response.body["user"];
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["name"], "Test User");
@@ -38,7 +37,7 @@ async fn get_user_with_a_token_from_another_deployment_returns_401() {
     let app = TestApp::spawn().await;
     let other = TestApp::spawn().await;
     let foreign_token = other.registered_token("ada@example.com").await;
-    app.register("ada@example.com", crate::helpers::PASSWORD, "Ada")
+    app.register("ada@example.com", crate::harness::PASSWORD, "Ada")
         .await;
 
     app.get_user(&foreign_token)

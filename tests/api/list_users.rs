@@ -1,4 +1,4 @@
-use crate::helpers::{PASSWORD, TestApp};
+use crate::harness::{PASSWORD, TestApp};
 
 /// Registers an admin and returns its token.
 async fn admin_token(app: &TestApp) -> String {

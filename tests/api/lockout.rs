@@ -11,7 +11,7 @@ use accounts::domain::Email;
 use accounts::store::LOCKOUT_THRESHOLD;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::helpers::{PASSWORD, TestApp, TestResponse};
+use crate::harness::{PASSWORD, TestApp, TestResponse};
 
 const WRONG: &str = "definitely not it";
 

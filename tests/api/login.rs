@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, Route, TestApp};
+use crate::harness::{PASSWORD, Route, TestApp};
 
 #[tokio::test]
 async fn login_with_the_right_password_returns_a_bearer_token() {
@@ -10,7 +10,6 @@ async fn login_with_the_right_password_returns_a_bearer_token() {
     let response = app.login("ADA@example.com ", PASSWORD).await;
 
     assert_eq!(response.status, 200, "{}", response.text);
-    response.assert_standard_headers();
     assert_eq!(response.body["message"], "Login successful");
     assert_eq!(response.body["token_type"], "Bearer");
     assert_eq!(response.body["expires_in"], 3600);

@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, Route, TestApp};
+use crate::harness::{PASSWORD, Route, TestApp};
 
 #[tokio::test]
 async fn logout_returns_200_and_the_contract_message() {

@@ -1,14 +1,11 @@
-//! Integration tests against DynamoDB Local and the SES emulator: the real
-//! handlers called in-process, one module a route (plus the admin tool and
-//! the rules every body follows); the real binaries behind `cargo lambda
-//! watch` (`e2e`, `events`); and the agreement of every artifact that
-//! describes the API (`contract`).
+//! Integration tests against DynamoDB Local and the SES emulator, all
+//! through one harness (`harness`): the real handlers called in-process,
+//! one module a route (plus the admin tool and the rules every body
+//! follows); the real binaries behind `cargo lambda watch` (`e2e`,
+//! `events`); and the agreement of every artifact that describes the API
+//! (`contract`).
 
-mod dynamodb_calls;
-mod emulators;
-mod helpers;
-mod http_client;
-mod stack;
+mod harness;
 
 mod admin_tool;
 mod contract;
@@ -22,6 +19,7 @@ mod list_users;
 mod lockout;
 mod login;
 mod logout;
+mod loopback;
 mod outages;
 mod password_reset;
 mod permissions;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::emulators::{emulators, free_port};
-use crate::helpers::{PASSWORD, Route, TestApp, emails_to};
+use crate::harness::emulators::{emulators, free_port};
+use crate::harness::{PASSWORD, Route, TestApp, emails_to};
 
 /// The SDK gives up within 2.5 s (timeouts and retries in
 /// `accounts::sdk::defaults`); this leaves room for a loaded machine.
@@ -178,7 +178,7 @@ async fn a_user_item_missing_its_password_hash_makes_login_a_500_without_details
 async fn timed_reset_request(
     app: &TestApp,
     email: &str,
-) -> (crate::helpers::TestResponse, Duration) {
+) -> (crate::harness::TestResponse, Duration) {
     let started = Instant::now();
     let response = app.request_reset(email).await;
     (response, started.elapsed())

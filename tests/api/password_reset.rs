@@ -3,7 +3,7 @@ use std::sync::Arc;
 use accounts::clock::unix_now;
 use serde_json::json;
 
-use crate::helpers::{NEW_PASSWORD, PASSWORD, Route, TestApp, emails_to, reset_token_sent_to};
+use crate::harness::{NEW_PASSWORD, PASSWORD, Route, TestApp, emails_to, reset_token_sent_to};
 
 const MESSAGE: &str = "If that email is registered, a password reset token has been sent";
 

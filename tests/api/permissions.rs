@@ -11,9 +11,9 @@ use accounts::store::permissions::{FUNCTION_GRANTS, Grant, Resource, allows};
 use serde_json::json;
 use serde_norway::Value as Yaml;
 
-use crate::emulators::workspace;
-use crate::helpers::{NEW_PASSWORD, PASSWORD, TestApp, reset_token_sent_to};
-use crate::stack::FUNCTIONS;
+use crate::harness::emulators::workspace;
+use crate::harness::stack::FUNCTIONS;
+use crate::harness::{NEW_PASSWORD, PASSWORD, TestApp, reset_token_sent_to};
 
 /// One (action, resource) pair: `table LOGIN#*` or `index users_by_creation`.
 type Permission = (String, String);

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, Route, TestApp};
+use crate::harness::{PASSWORD, Route, TestApp};
 
 #[tokio::test]
 async fn register_with_valid_fields_returns_201_and_the_user() {
@@ -13,7 +13,6 @@ async fn register_with_valid_fields_returns_201_and_the_user() {
         .await;
 
     assert_eq!(response.status, 201, "{}", response.text);
-    response.assert_standard_headers();
     assert_eq!(response.body["message"], "User registered successfully");
     let user = &response.body["user"];
     assert_eq!(user["email"], "ada@example.com");

@@ -2,7 +2,7 @@
 
 use lambda_http::Body;
 
-use crate::helpers::{PASSWORD, Route, TestApp};
+use crate::harness::{PASSWORD, Route, TestApp};
 
 fn register_body() -> String {
     serde_json::json!({"email": "ada@example.com", "password": PASSWORD, "name": "Ada"}).to_string()

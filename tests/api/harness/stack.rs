@@ -9,10 +9,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::OnceLock;
 
-use crate::emulators::{
-    emulators, free_port, log_dir, require_installed, spawn, wait_until_listening, workspace,
+use accounts::Config;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::emulators::{
+    emulators, free_port, log_dir, require_installed, sdk_config, spawn, wait_until_listening,
+    workspace,
 };
-use crate::helpers::sdk_config;
 
 pub const FUNCTIONS: [&str; 9] = [
     "register",
@@ -30,7 +33,8 @@ pub struct Stack {
     /// `http://127.0.0.1:<port>`: the API and the Lambda invoke endpoint.
     pub base: String,
     pub port: u16,
-    pub table: String,
+    /// What the binaries are configured with (table, token secret, issuer).
+    pub config: Config,
     /// Kept, not waited on: they run until the test process exits and the
     /// kernel kills them.
     _functions: Vec<Child>,
@@ -50,8 +54,13 @@ pub fn stack() -> &'static Stack {
 
 fn start() -> Stack {
     let emulators = emulators();
-    let table = format!("e2e-{}", uuid::Uuid::new_v4().simple());
-    create_table(&emulators.dynamodb_endpoint, &table);
+    let config = Config {
+        table_name: format!("e2e-{}", uuid::Uuid::new_v4().simple()),
+        jwt_secret: SecretString::from(format!("e2e-secret-{}", uuid::Uuid::new_v4().simple())),
+        jwt_issuer: "user-api-e2e".into(),
+        access_token_ttl_seconds: 3600,
+    };
+    create_table(&emulators.dynamodb_endpoint, &config.table_name);
     let logs = log_dir();
     let port = free_port();
     let runtime_api = format!("http://127.0.0.1:{port}/.rt");
@@ -71,16 +80,10 @@ fn start() -> Stack {
         .arg(port.to_string())
         // Its own log stays at warnings (it logs environments at info).
         .env("RUST_LOG", "warn");
-    let watch = spawn(
-        watch,
-        "cargo lambda watch",
-        "cargo-lambda (run `make test`)",
-        &logs.join("watch.log"),
-    );
+    let watch = spawn(watch, "cargo lambda watch", &logs.join("watch.log"));
     wait_until_listening(watch, port, "cargo lambda watch", &logs.join("watch.log"));
 
     let binaries = workspace().join("target/debug");
-    let secret = format!("e2e-secret-{}", uuid::Uuid::new_v4().simple());
     let mut functions = Vec::new();
     for function in FUNCTIONS {
         let binary = binaries.join(function);
@@ -110,23 +113,22 @@ fn start() -> Stack {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_ENDPOINT_URL_DYNAMODB", &emulators.dynamodb_endpoint)
             .env("AWS_ENDPOINT_URL_SES", &emulators.ses_endpoint)
-            .env("TABLE_NAME", &table)
-            .env("JWT_SECRET", &secret)
-            .env("JWT_ISSUER", "user-api-e2e")
+            .env("TABLE_NAME", &config.table_name)
+            .env("JWT_SECRET", config.jwt_secret.expose_secret())
+            .env("JWT_ISSUER", &config.jwt_issuer)
+            .env(
+                "ACCESS_TOKEN_TTL_SECONDS",
+                config.access_token_ttl_seconds.to_string(),
+            )
             .env("SES_FROM_ADDRESS", "no-reply@example.com")
             .env("RESET_URL_BASE", "https://app.example.com/reset")
             .env("RUST_LOG", "info");
-        functions.push(spawn(
-            command,
-            function,
-            "the function binaries (run `make test`)",
-            &function_log(function),
-        ));
+        functions.push(spawn(command, function, &function_log(function)));
     }
     Stack {
         base: format!("http://127.0.0.1:{port}"),
         port,
-        table,
+        config,
         _functions: functions,
     }
 }

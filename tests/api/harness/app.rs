@@ -1,126 +1,54 @@
-//! `TestApp`: a fresh table in DynamoDB Local, the real handlers called
-//! in-process with `lambda_http::Request`s, the SES emulator's mailbox, and
-//! typed helpers for each route.
+//! `TestApp`: one way for every black-box test to drive the API, with
+//! typed helpers for each route, whichever way the requests travel:
+//!
+//! - `TestApp::spawn()` calls the real handlers in-process with
+//!   `lambda_http::Request`s, on a fresh table of its own (and records the
+//!   handlers' DynamoDB requests);
+//! - `TestApp::behind_gateway()` sends the same requests over HTTP to the
+//!   real function binaries behind `cargo lambda watch` (`stack.rs`), on the
+//!   stack's table.
 
 use std::collections::HashMap;
 
 use accounts::Config;
 use accounts::error::cause_chain;
 use accounts::store::{UserStore, schema};
-use aws_config::{Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::types::AttributeValue;
 use http_api::AppState;
-use lambda_http::http::{HeaderMap, Method};
 use lambda_http::{Body, Request, RequestExt};
 use mailer::Mailer;
 use request_password_reset::ResetRequestState;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::dynamodb_calls::CallLog;
-use crate::emulators::emulators;
+use super::dynamodb_calls::CallLog;
+use super::emulators::{emulators, sdk_config};
+use super::http_client;
+use super::response::TestResponse;
+use super::route::Route;
+use super::stack::stack;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const NEW_PASSWORD: &str = "a brand new passphrase";
-
-#[derive(Clone, Debug)]
-pub enum Route {
-    Register,
-    Login,
-    Logout,
-    RequestReset,
-    ResetPassword(String),
-    GetUser,
-    UpdateUser,
-    DeleteUser,
-    ListUsers(Vec<(&'static str, String)>),
-}
-
-impl Route {
-    fn method_and_path(&self) -> (Method, String) {
-        let path = |p: &str| format!("/v1/api/{p}");
-        match self {
-            Route::Register => (Method::POST, path("register")),
-            Route::Login => (Method::POST, path("login")),
-            Route::Logout => (Method::POST, path("logout")),
-            Route::RequestReset => (Method::POST, path("reset_password")),
-            Route::ResetPassword(token) => (Method::POST, path(&format!("reset_password/{token}"))),
-            Route::GetUser => (Method::GET, path("user")),
-            Route::UpdateUser => (Method::PUT, path("user")),
-            Route::DeleteUser => (Method::DELETE, path("user")),
-            Route::ListUsers(_) => (Method::GET, path("users")),
-        }
-    }
-
-    /// The five routes that take a bearer token, each with a body it accepts.
-    pub fn authenticated() -> Vec<(Route, Value)> {
-        vec![
-            (Route::Logout, Value::Null),
-            (Route::GetUser, Value::Null),
-            (Route::UpdateUser, json!({"name": "New Name"})),
-            (Route::DeleteUser, Value::Null),
-            (Route::ListUsers(vec![]), Value::Null),
-        ]
-    }
-}
-
-#[derive(Debug)]
-pub struct TestResponse {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub text: String,
-    pub body: Value,
-}
-
-impl TestResponse {
-    pub fn code(&self) -> &str {
-        self.body["code"].as_str().unwrap_or_default()
-    }
-
-    /// The response is the contract's error body with this status and code.
-    #[track_caller]
-    pub fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(
-            self.status, status,
-            "unexpected status, body: {}",
-            self.text
-        );
-        assert_eq!(self.code(), code, "unexpected code, body: {}", self.text);
-        assert!(
-            self.body["error"]
-                .as_str()
-                .is_some_and(|message| !message.is_empty()),
-            "an error body has a human message: {}",
-            self.text
-        );
-        self.assert_standard_headers();
-    }
-
-    #[track_caller]
-    pub fn assert_ok(&self) {
-        assert_eq!(self.status, 200, "{}", self.text);
-        self.assert_standard_headers();
-    }
-
-    #[track_caller]
-    pub fn assert_standard_headers(&self) {
-        assert_eq!(self.headers["content-type"], "application/json");
-        assert_eq!(self.headers["cache-control"], "no-store");
-    }
-}
 
 pub struct TestApp {
     pub state: AppState,
     pub reset_state: ResetRequestState,
     pub dynamodb: aws_sdk_dynamodb::Client,
-    /// Every DynamoDB request the handlers (not `items`, `snapshot` and
-    /// the other direct reads and edits) sent.
+    /// Every DynamoDB request the in-process handlers (not `items`,
+    /// `snapshot` and the other direct reads and edits) sent.
     pub dynamodb_calls: CallLog,
     pub table: String,
+    transport: Transport,
     /// Makes this test's email addresses unique in the SES emulator, whose
-    /// mailbox every test of the run shares.
+    /// mailbox every test of the run shares, and on the stack's shared table.
     tag: String,
+}
+
+#[derive(Clone)]
+enum Transport {
+    InProcess,
+    /// `http://127.0.0.1:<port>` of `cargo lambda watch`.
+    Gateway(String),
 }
 
 impl TestApp {
@@ -129,7 +57,7 @@ impl TestApp {
         let emulators = emulators();
         let dynamodb =
             aws_sdk_dynamodb::Client::new(&sdk_config(&emulators.dynamodb_endpoint).await);
-        let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let tag = new_tag();
         let table = format!("users-{tag}");
         schema::create_table(&dynamodb, &table)
             .await
@@ -153,7 +81,27 @@ impl TestApp {
             dynamodb,
             &emulators.dynamodb_endpoint,
             &emulators.ses_endpoint,
+            Transport::InProcess,
             tag,
+        )
+        .await
+    }
+
+    /// An app whose requests go over HTTP to the function binaries, which
+    /// share one table (started with the stack by the first test that asks).
+    /// `state` holds the binaries' configuration, `items` reads their table.
+    pub async fn behind_gateway() -> Self {
+        let stack = stack();
+        let emulators = emulators();
+        let dynamodb =
+            aws_sdk_dynamodb::Client::new(&sdk_config(&emulators.dynamodb_endpoint).await);
+        Self::assemble(
+            stack.config.clone(),
+            dynamodb,
+            &emulators.dynamodb_endpoint,
+            &emulators.ses_endpoint,
+            Transport::Gateway(stack.base.clone()),
+            new_tag(),
         )
         .await
     }
@@ -162,12 +110,16 @@ impl TestApp {
     /// DynamoDB and SES at other endpoints: a closed port stands in for an
     /// outage. `items` and `snapshot` still read the real table.
     pub async fn with_endpoints(&self, dynamodb_endpoint: &str, ses_endpoint: &str) -> Self {
-        let config = self.state.config.clone();
+        assert!(
+            matches!(self.transport, Transport::InProcess),
+            "only in-process handlers can be pointed elsewhere"
+        );
         Self::assemble(
-            config,
+            self.state.config.clone(),
             self.dynamodb.clone(),
             dynamodb_endpoint,
             ses_endpoint,
+            Transport::InProcess,
             self.tag.clone(),
         )
         .await
@@ -178,6 +130,7 @@ impl TestApp {
         dynamodb: aws_sdk_dynamodb::Client,
         dynamodb_endpoint: &str,
         ses_endpoint: &str,
+        transport: Transport,
         tag: String,
     ) -> Self {
         let aws = sdk_config(dynamodb_endpoint).await;
@@ -203,6 +156,7 @@ impl TestApp {
             dynamodb,
             dynamodb_calls,
             table,
+            transport,
             tag,
         }
     }
@@ -212,7 +166,33 @@ impl TestApp {
         format!("{local}-{}@example.com", self.tag)
     }
 
+    /// Sends `request` (made by `TestApp::request` for `route`) the app's way.
     pub async fn call(&self, route: &Route, request: Request) -> TestResponse {
+        match &self.transport {
+            Transport::InProcess => self.call_handler(route, request).await,
+            Transport::Gateway(base) => {
+                let headers: Vec<(&str, &str)> = request
+                    .headers()
+                    .iter()
+                    .map(|(name, value)| {
+                        let value = value.to_str().expect("ASCII test header values");
+                        (name.as_str(), value)
+                    })
+                    .collect();
+                let body: &[u8] = request.body().as_ref();
+                http_client::request(
+                    route.method().as_str(),
+                    base,
+                    &route.path_and_query(),
+                    &headers,
+                    body,
+                )
+                .into()
+            }
+        }
+    }
+
+    async fn call_handler(&self, route: &Route, request: Request) -> TestResponse {
         let response = match route {
             Route::Register => register::handler(&self.state, request).await,
             Route::Login => login::handler(&self.state, request).await,
@@ -227,26 +207,16 @@ impl TestApp {
             Route::ListUsers(_) => list_users::handler(&self.state, request).await,
         }
         .expect("handlers answer every request with a response, never an Err");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
         let text = String::from_utf8(response.body().to_vec()).expect("responses are UTF-8");
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|error| panic!("response is not JSON ({error}): {text:?}"));
-        TestResponse {
-            status,
-            headers,
-            text,
-            body,
-        }
+        TestResponse::new(response.status().as_u16(), response.headers().clone(), text)
     }
 
     /// A request to `route` with the given headers and raw body, carrying the
     /// path and query parameters API Gateway would extract.
     pub fn request(route: &Route, headers: &[(&str, &str)], body: impl Into<Body>) -> Request {
-        let (method, path) = route.method_and_path();
         let mut builder = lambda_http::http::Request::builder()
-            .method(method)
-            .uri(path);
+            .method(route.method())
+            .uri(route.path());
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
@@ -370,126 +340,9 @@ impl TestApp {
     pub async fn admin(&self, args: &[&str]) -> Result<String, users_admin::Failure> {
         users_admin::execute(args, &self.dynamodb, &self.table).await
     }
-
-    /// Every item of the test table, read straight from DynamoDB.
-    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .dynamodb
-                .scan()
-                .table_name(&self.table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scanning the test table");
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return items;
-            }
-        }
-    }
-
-    /// Every item, printed and sorted: equal snapshots mean nothing was written.
-    pub async fn snapshot(&self) -> Vec<String> {
-        let mut items: Vec<String> = self
-            .items()
-            .await
-            .iter()
-            .map(|item| {
-                let mut attributes: Vec<String> =
-                    item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-                attributes.sort();
-                attributes.join(" ")
-            })
-            .collect();
-        items.sort();
-        items
-    }
-
-    /// How many items of each kind (`sk`, or its prefix before `#`) the table holds.
-    pub async fn count_items(&self, kind: &str) -> usize {
-        self.items()
-            .await
-            .iter()
-            .filter_map(|item| item.get("sk").and_then(|sk| sk.as_s().ok()))
-            .filter(|sk| sk.split('#').next() == Some(kind))
-            .count()
-    }
-
-    /// Removes an attribute of an item directly, to stand in for corrupt data.
-    pub async fn remove_attribute(&self, pk: &str, sk: &str, attribute: &str) {
-        self.dynamodb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
-            .key("sk", AttributeValue::S(sk.to_owned()))
-            .update_expression("REMOVE #a")
-            .expression_attribute_names("#a", attribute)
-            .send()
-            .await
-            .expect("updating an item directly");
-    }
-
-    /// Sets an attribute of an item directly, to stand in for time passing.
-    pub async fn set_number(&self, pk: &str, sk: &str, attribute: &str, value: u64) {
-        self.dynamodb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
-            .key("sk", AttributeValue::S(sk.to_owned()))
-            .update_expression("SET #a = :v")
-            .expression_attribute_names("#a", attribute)
-            .expression_attribute_values(":v", AttributeValue::N(value.to_string()))
-            .send()
-            .await
-            .expect("updating an item directly");
-    }
 }
 
-pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    accounts::sdk::defaults()
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "integration-tests",
-        ))
-        .load()
-        .await
-}
-
-/// The emails the SES emulator received for `address`, oldest first.
-pub fn emails_to(address: &str) -> Vec<Value> {
-    let store = crate::http_client::get_json(&emulators().ses_endpoint, "/store");
-    store["emails"]
-        .as_array()
-        .expect("the SES emulator's store lists emails")
-        .iter()
-        .filter(|email| {
-            email["destination"]["to"]
-                .as_array()
-                .is_some_and(|to| to.iter().any(|to| to == address))
-        })
-        .cloned()
-        .collect()
-}
-
-/// The reset token in the last email sent to `address`.
-#[track_caller]
-pub fn reset_token_sent_to(address: &str) -> String {
-    let emails = emails_to(address);
-    let email = emails
-        .last()
-        .unwrap_or_else(|| panic!("no email was sent to {address}"));
-    let text = email["body"]["text"].as_str().expect("a text part");
-    let (_, after) = text
-        .split_once("Your reset token: ")
-        .expect("the token line");
-    after.split_whitespace().next().expect("a token").to_owned()
+/// Twelve hex characters, unique to one test.
+fn new_tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }

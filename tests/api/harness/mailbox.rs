@@ -1,0 +1,36 @@
+//! The SES emulator's mailbox, which every test of the run shares (tests
+//! tell their mail apart by unique addresses).
+
+use serde_json::Value;
+
+use super::emulators::emulators;
+
+/// The emails the SES emulator received for `address`, oldest first.
+pub fn emails_to(address: &str) -> Vec<Value> {
+    let store = super::http_client::get_json(&emulators().ses_endpoint, "/store");
+    store["emails"]
+        .as_array()
+        .expect("the SES emulator's store lists emails")
+        .iter()
+        .filter(|email| {
+            email["destination"]["to"]
+                .as_array()
+                .is_some_and(|to| to.iter().any(|to| to == address))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The reset token in the last email sent to `address`.
+#[track_caller]
+pub fn reset_token_sent_to(address: &str) -> String {
+    let emails = emails_to(address);
+    let email = emails
+        .last()
+        .unwrap_or_else(|| panic!("no email was sent to {address}"));
+    let text = email["body"]["text"].as_str().expect("a text part");
+    let (_, after) = text
+        .split_once("Your reset token: ")
+        .expect("the token line");
+    after.split_whitespace().next().expect("a token").to_owned()
+}

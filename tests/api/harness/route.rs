@@ -1,0 +1,83 @@
+//! The routes of the API as the tests name them, with where each lives.
+
+use lambda_http::http::Method;
+use serde_json::{Value, json};
+
+#[derive(Clone, Debug)]
+pub enum Route {
+    Register,
+    Login,
+    Logout,
+    RequestReset,
+    ResetPassword(String),
+    GetUser,
+    UpdateUser,
+    DeleteUser,
+    ListUsers(Vec<(&'static str, String)>),
+}
+
+impl Route {
+    pub fn method(&self) -> Method {
+        match self {
+            Route::Register
+            | Route::Login
+            | Route::Logout
+            | Route::RequestReset
+            | Route::ResetPassword(_) => Method::POST,
+            Route::GetUser | Route::ListUsers(_) => Method::GET,
+            Route::UpdateUser => Method::PUT,
+            Route::DeleteUser => Method::DELETE,
+        }
+    }
+
+    /// The path, without the query string.
+    pub fn path(&self) -> String {
+        let path = |p: &str| format!("/v1/api/{p}");
+        match self {
+            Route::Register => path("register"),
+            Route::Login => path("login"),
+            Route::Logout => path("logout"),
+            Route::RequestReset => path("reset_password"),
+            Route::ResetPassword(token) => path(&format!("reset_password/{token}")),
+            Route::GetUser | Route::UpdateUser | Route::DeleteUser => path("user"),
+            Route::ListUsers(_) => path("users"),
+        }
+    }
+
+    /// The query parameters, in order (repeats kept).
+    pub fn query(&self) -> &[(&'static str, String)] {
+        match self {
+            Route::ListUsers(query) => query,
+            _ => &[],
+        }
+    }
+
+    /// The path and query string as a client sends them. Test values are
+    /// URL-safe already (cursors are base64url), so nothing is escaped; a
+    /// value that is not fails here rather than reaching the API garbled.
+    pub fn path_and_query(&self) -> String {
+        let mut target = self.path();
+        for (index, (name, value)) in self.query().iter().enumerate() {
+            assert!(
+                value
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"-_.~=".contains(&byte)),
+                "query value {value:?} would need percent-encoding"
+            );
+            target.push(if index == 0 { '?' } else { '&' });
+            target.push_str(&format!("{name}={value}"));
+        }
+        target
+    }
+
+    /// The five routes that take a bearer token, each with a body it accepts.
+    pub fn authenticated() -> Vec<(Route, Value)> {
+        vec![
+            (Route::Logout, Value::Null),
+            (Route::GetUser, Value::Null),
+            (Route::UpdateUser, json!({"name": "New Name"})),
+            (Route::DeleteUser, Value::Null),
+            (Route::ListUsers(vec![]), Value::Null),
+        ]
+    }
+}

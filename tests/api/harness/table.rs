@@ -1,0 +1,97 @@
+//! Direct reads and edits of a test's table, beside the API: what was
+//! written, and data the API would never write (corruption, time passing).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::TestApp;
+
+impl TestApp {
+    /// Every item of the test table, read straight from DynamoDB.
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scanning the test table");
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// Every item, printed and sorted: equal snapshots mean nothing was written.
+    pub async fn snapshot(&self) -> Vec<String> {
+        let mut items: Vec<String> = self
+            .items()
+            .await
+            .iter()
+            .map(|item| {
+                let mut attributes: Vec<String> =
+                    item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                attributes.sort();
+                attributes.join(" ")
+            })
+            .collect();
+        items.sort();
+        items
+    }
+
+    /// How many items of each kind (`sk`, or its prefix before `#`) the table holds.
+    pub async fn count_items(&self, kind: &str) -> usize {
+        self.items()
+            .await
+            .iter()
+            .filter_map(|item| item.get("sk").and_then(|sk| sk.as_s().ok()))
+            .filter(|sk| sk.split('#').next() == Some(kind))
+            .count()
+    }
+
+    /// Removes an attribute of an item directly, to stand in for corrupt data.
+    pub async fn remove_attribute(&self, pk: &str, sk: &str, attribute: &str) {
+        self.edit_attribute(pk, sk, attribute, None).await;
+    }
+
+    /// Sets an attribute of an item directly, to stand in for time passing.
+    pub async fn set_number(&self, pk: &str, sk: &str, attribute: &str, value: u64) {
+        let value = AttributeValue::N(value.to_string());
+        self.edit_attribute(pk, sk, attribute, Some(value)).await;
+    }
+
+    /// Sets `attribute` to `value`, or removes it for `None`.
+    async fn edit_attribute(
+        &self,
+        pk: &str,
+        sk: &str,
+        attribute: &str,
+        value: Option<AttributeValue>,
+    ) {
+        let expression = if value.is_some() {
+            "SET #a = :v"
+        } else {
+            "REMOVE #a"
+        };
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .update_expression(expression)
+            .expression_attribute_names("#a", attribute)
+            .set_expression_attribute_values(
+                value.map(|value| HashMap::from([(":v".to_owned(), value)])),
+            )
+            .send()
+            .await
+            .expect("editing an item directly");
+    }
+}
