@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -159,38 +160,29 @@ impl UserStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(items));
-        let result = retry_conflicts(
-            |error: &TransactWriteItemsError| match error {
-                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                    cancelled_by_conflict(cancelled.cancellation_reasons())
-                }
-                _ => false,
-            },
-            || request.clone().send(),
-        )
-        .await;
+        let result = retry_conflicts(cancelled_by_conflict, || request.clone().send()).await;
         let error = match result {
             Ok(_) => return Ok(Transaction::Committed),
             Err(error) => error,
         };
-        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-            error.as_service_error()
-        else {
-            return Err(sdk_error(error));
-        };
-        let reasons = cancelled.cancellation_reasons().to_vec();
-        if reasons
-            .iter()
-            .any(|reason| reason.code() == Some("ConditionalCheckFailed"))
-        {
-            return Ok(Transaction::ConditionFailed(
+        let failed_conditions: Option<Vec<bool>> = error
+            .as_service_error()
+            .and_then(Transactional::cancellation_reasons)
+            .filter(|reasons| {
+                reasons
+                    .iter()
+                    .any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+            })
+            .map(|reasons| {
                 reasons
                     .iter()
                     .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
-                    .collect(),
-            ));
+                    .collect()
+            });
+        match failed_conditions {
+            Some(failed) => Ok(Transaction::ConditionFailed(failed)),
+            None => Err(transaction_failure(error)),
         }
-        Err(cancelled_transaction_error(&reasons, error))
     }
 }
 
@@ -243,10 +235,54 @@ fn conflicts_with_transaction<E: ProvideErrorMetadata>(error: &E) -> bool {
     error.code() == Some("TransactionConflictException")
 }
 
-fn cancelled_by_conflict(reasons: &[CancellationReason]) -> bool {
-    reasons
-        .iter()
-        .any(|reason| reason.code() == Some("TransactionConflict"))
+/// The errors of the two transaction operations, read alike.
+trait Transactional {
+    /// Why each item cancelled the transaction; `None` for any other error.
+    fn cancellation_reasons(&self) -> Option<&[CancellationReason]>;
+}
+
+impl Transactional for TransactWriteItemsError {
+    fn cancellation_reasons(&self) -> Option<&[CancellationReason]> {
+        match self {
+            Self::TransactionCanceledException(cancelled) => Some(cancelled.cancellation_reasons()),
+            _ => None,
+        }
+    }
+}
+
+impl Transactional for TransactGetItemsError {
+    fn cancellation_reasons(&self) -> Option<&[CancellationReason]> {
+        match self {
+            Self::TransactionCanceledException(cancelled) => Some(cancelled.cancellation_reasons()),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a transaction was cancelled because another held one of its items.
+fn cancelled_by_conflict(error: &impl Transactional) -> bool {
+    error.cancellation_reasons().is_some_and(|reasons| {
+        reasons
+            .iter()
+            .any(|reason| reason.code() == Some("TransactionConflict"))
+    })
+}
+
+/// The error of a transaction that did not go through: cancelled (for a
+/// reason other than a failed condition) or failed before it ran.
+fn transaction_failure<E, R>(error: SdkError<E, R>) -> ApiError
+where
+    E: Transactional + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match error
+        .as_service_error()
+        .and_then(Transactional::cancellation_reasons)
+        .map(<[CancellationReason]>::to_vec)
+    {
+        Some(reasons) => cancelled_transaction_error(&reasons, error),
+        None => sdk_error(error),
+    }
 }
 
 /// A transaction cancelled for a reason other than a failed condition: a
@@ -406,18 +442,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_meeting_a_transaction_is_sent_again_and_then_succeeds() {
-        use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
         use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 
         let mut sent = 0;
-        let result: Result<&str, SdkError<TransactGetItemsError, ()>> = retry_conflicts(
-            |error: &TransactGetItemsError| match error {
-                TransactGetItemsError::TransactionCanceledException(cancelled) => {
-                    cancelled_by_conflict(cancelled.cancellation_reasons())
-                }
-                _ => false,
-            },
-            || {
+        let result: Result<&str, SdkError<TransactGetItemsError, ()>> =
+            retry_conflicts(cancelled_by_conflict, || {
                 sent += 1;
                 let attempt = sent;
                 async move {
@@ -433,9 +462,8 @@ mod tests {
                         Ok("read")
                     }
                 }
-            },
-        )
-        .await;
+            })
+            .await;
         assert_eq!(result.unwrap(), "read");
         assert_eq!(sent, CONFLICT_ATTEMPTS);
     }

@@ -13,6 +13,7 @@
 //! successful login or a reset removed meanwhile.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
@@ -106,27 +107,40 @@ impl UserStore {
         })
     }
 
+    /// A conditional write of `email`'s lockout item that reserves an
+    /// attempt at `now_ms`, with the values both kinds of reservation use
+    /// (`:one`, `:now_ms`, `:now_s`, `:expires_at`).
+    fn reservation(
+        &self,
+        email: &Email,
+        now_ms: u64,
+        update: &str,
+        condition: &str,
+    ) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(login_pk(email), LOGIN_SK)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now_ms", n(now_ms))
+            .expression_attribute_values(":now_s", n(now_ms / 1000))
+            .expression_attribute_values(":expires_at", n(now_ms / 1000 + FAILURE_MEMORY_SECONDS))
+    }
+
     /// Starts a new count at attempt 1 where none is in force (no item, an
     /// expired one, or a partial one, which is thereby repaired). Returns
     /// whether it did.
     async fn start_count(&self, email: &Email, now_ms: u64) -> Result<bool, ApiError> {
-        let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(login_pk(email), LOGIN_SK)))
-            .update_expression(
-                "SET attempts = :one, reserved_at_ms = :now_ms, expires_at = :expires_at \
-                 REMOVE locked_until_ms, lock_attempt",
-            )
-            .condition_expression(
-                "attribute_not_exists(attempts) OR attribute_not_exists(expires_at) \
-                 OR expires_at <= :now_s",
-            )
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now_ms", n(now_ms))
-            .expression_attribute_values(":now_s", n(now_ms / 1000))
-            .expression_attribute_values(":expires_at", n(now_ms / 1000 + FAILURE_MEMORY_SECONDS));
+        let request = self.reservation(
+            email,
+            now_ms,
+            "SET attempts = :one, reserved_at_ms = :now_ms, expires_at = :expires_at \
+             REMOVE locked_until_ms, lock_attempt",
+            "attribute_not_exists(attempts) OR attribute_not_exists(expires_at) \
+             OR expires_at <= :now_s",
+        );
         Ok(update_if(request).await?.is_some())
     }
 
@@ -140,23 +154,15 @@ impl UserStore {
         now_ms: u64,
     ) -> Result<Result<u64, Option<Item>>, ApiError> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(login_pk(email), LOGIN_SK)))
-            .update_expression(
+            .reservation(
+                email,
+                now_ms,
                 "ADD attempts :one SET reserved_at_ms = :now_ms, expires_at = :expires_at",
-            )
-            .condition_expression(
                 "expires_at > :now_s AND (attempts < :threshold \
                  OR (lock_attempt = attempts AND locked_until_ms <= :now_ms) \
                  OR ((attribute_not_exists(lock_attempt) OR lock_attempt <> attempts) \
                      AND reserved_at_ms <= :abandoned_before))",
             )
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now_ms", n(now_ms))
-            .expression_attribute_values(":now_s", n(now_ms / 1000))
-            .expression_attribute_values(":expires_at", n(now_ms / 1000 + FAILURE_MEMORY_SECONDS))
             .expression_attribute_values(":threshold", n(LOCKOUT_THRESHOLD))
             .expression_attribute_values(
                 ":abandoned_before",

@@ -1,13 +1,12 @@
 //! Token revocation: logout writes a denylist item for the token's `jti`
 //! beside the user item, and authentication reads both in one round trip.
 
-use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
 use aws_sdk_dynamodb::types::{Get, TransactGetItem};
 
 use super::users::USER_SK;
 use super::{
-    StoredUser, UserStore, cancelled_by_conflict, cancelled_transaction_error, key, n,
-    retry_conflicts, stored_user_from_item, user_pk,
+    StoredUser, UserStore, cancelled_by_conflict, key, n, retry_conflicts, stored_user_from_item,
+    transaction_failure, user_pk,
 };
 use crate::domain::UserId;
 use crate::error::{ApiError, sdk_error};
@@ -42,23 +41,9 @@ impl UserStore {
             .transact_items(get(revoked_sk(token_id))?);
         // A read meets a write transaction on the user item whenever someone
         // asks for a reset of this user's password, which anyone can do.
-        let output = retry_conflicts(
-            |error: &TransactGetItemsError| match error {
-                TransactGetItemsError::TransactionCanceledException(cancelled) => {
-                    cancelled_by_conflict(cancelled.cancellation_reasons())
-                }
-                _ => false,
-            },
-            || request.clone().send(),
-        )
-        .await
-        .map_err(|error| match error.as_service_error() {
-            Some(TransactGetItemsError::TransactionCanceledException(cancelled)) => {
-                let reasons = cancelled.cancellation_reasons().to_vec();
-                cancelled_transaction_error(&reasons, error)
-            }
-            _ => sdk_error(error),
-        })?;
+        let output = retry_conflicts(cancelled_by_conflict, || request.clone().send())
+            .await
+            .map_err(transaction_failure)?;
         let mut responses = output
             .responses
             .unwrap_or_default()
