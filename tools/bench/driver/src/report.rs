@@ -220,7 +220,7 @@ pub fn markdown(
     let _ = writeln!(out, "- Machine: {}.", machine());
     let _ = writeln!(
         out,
-        "- Release builds (`cargo lambda build --release`, one package at a time as `sam build` does). \
+        "- Release builds (`cargo lambda build --release`, the functions in one cargo run per architecture, as `make package` builds them for `sam build`). \
          Sizes are of the zipped `bootstrap`; every other number is of the x86_64 binaries run here, \
          through a Lambda Runtime API on 127.0.0.1 (tools/bench/driver), against DynamoDB Local and \
          the SES emulator on 127.0.0.1, with each route's event from `events/`."
