@@ -9,7 +9,6 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lambda_http::Body;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::harness::{NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to};
 
@@ -48,25 +47,6 @@ fn sign(claims: &Value, algorithm: Algorithm, secret: &[u8]) -> String {
     .unwrap()
 }
 
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .to_vec()
-}
-
 /// A token with any header, HMAC-SHA256-signed with `secret`: what an
 /// attacker who relabels the algorithm would send.
 fn hand_made(header: &Value, claims: &Value, secret: &[u8]) -> String {
@@ -75,7 +55,8 @@ fn hand_made(header: &Value, claims: &Value, secret: &[u8]) -> String {
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
-    let signature = URL_SAFE_NO_PAD.encode(hmac_sha256(secret, input.as_bytes()));
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let signature = URL_SAFE_NO_PAD.encode(ring::hmac::sign(&key, input.as_bytes()));
     format!("{input}.{signature}")
 }
 
