@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 readonly WORK=target/bench COLD=${BENCH_COLD:-20} WARM=${BENCH_WARM:-500} ONLY=${BENCH_ONLY:-}
 rm -rf "$WORK" && mkdir -p "$WORK"
 
-# Every function in one cargo run per architecture and output (the second
-# and third runs of an architecture only package what the first built); each
-# floor in a run of its own, so its dependencies' features stay its own.
+# Every function in one cargo run per architecture and output (the arm64 run
+# packages what make package built; the second x86_64 run only packages what
+# the first built); each floor in a run of its own, so its dependencies'
+# features stay its own.
 functions=()
 for dir in functions/*/; do functions+=("$(basename "$dir")"); done
 floors=(hello-world sdk-floor)
@@ -26,22 +27,25 @@ if [[ -n $ONLY ]]; then
   done
 fi
 rustup target add aarch64-unknown-linux-gnu
-build_all() {
-  local arch=$1 target=(--target x86_64-unknown-linux-gnu)
-  shift
+# build ARCH WHAT [cargo lambda options]: WHAT is `functions` or `all` (the
+# floors too: they are baselines for what is measured, so x86_64 only).
+build() {
+  local arch=$1 what=$2 target=(--target x86_64-unknown-linux-gnu)
+  shift 2
   [[ $arch == arm64 ]] && target=(--arm64)
   local selection=() package
   for package in "${functions[@]}"; do selection+=(-p "$package"); done
   if ((${#selection[@]})); then
     cargo lambda build --quiet --release "${target[@]}" "${selection[@]}" "$@"
   fi
+  [[ $what == all ]] || return 0
   for package in "${floors[@]}"; do
     cargo lambda build --quiet --release "${target[@]}" -p "$package" "$@"
   done
 }
-build_all arm64 --output-format zip --lambda-dir "$WORK/zip-arm64"
-build_all x86_64 --output-format zip --lambda-dir "$WORK/zip-x86_64"
-build_all x86_64 --lambda-dir "$WORK/bin"
+build arm64 functions --output-format zip --lambda-dir "$WORK/zip-arm64"
+build x86_64 all --output-format zip --lambda-dir "$WORK/zip-x86_64"
+build x86_64 all --lambda-dir "$WORK/bin"
 # The driver (std only) and the seeding tool (debug, like users-admin).
 cargo build --quiet --release -p lambda-bench
 cargo build --quiet --workspace --bins
