@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod keys;
 pub mod password;
 pub mod reset_token;
 pub mod sdk;

@@ -1,22 +1,23 @@
-//! Access tokens: HS256 JWTs with `sub`, `iat`, `exp`, `jti` and `iss`, plus
-//! `ver`, the user's token version when it was issued: a password reset moves
-//! the version on, which refuses every token issued before it without
-//! comparing clocks.
+//! Access tokens: RS256 JWTs with a `kid` header and the claims `iss`,
+//! `aud`, `sub`, `iat`, `exp`, `jti`, plus `ver`, the user's token version
+//! when it was issued: a password reset moves the version on, which refuses
+//! every token issued before it without comparing clocks.
 //!
-//! The verifier pins the algorithm (a token whose header names any other,
-//! `none` included, is refused), requires every claim, and checks `exp`,
-//! `nbf` when present, and `iss`.
+//! The verifier pins RS256 (a token whose header names any other algorithm,
+//! `none` and HS256 included, is refused before any key is looked at),
+//! picks the published key by `kid`, requires every claim, and checks
+//! `exp`, `nbf` when present, `iss` and `aud`.
 
 pub mod crypto;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::unix_now;
-use crate::config::Config;
 use crate::domain::UserId;
 use crate::error::ApiError;
+use crate::keys::{KeySet, SigningKey};
 
 /// Clock skew tolerated on `exp` and `nbf`. Issuer and verifier are the same
 /// service on synchronised clocks, so this stays small.
@@ -24,11 +25,12 @@ const LEEWAY_SECONDS: u64 = 5;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
+    pub iss: String,
+    pub aud: String,
     pub sub: String,
     pub iat: u64,
     pub exp: u64,
     pub jti: String,
-    pub iss: String,
     pub ver: u64,
 }
 
@@ -47,58 +49,57 @@ pub struct IssuedToken {
     pub expires_in: u64,
 }
 
-pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-    issuer: String,
-    ttl_seconds: u64,
+/// Why a token was refused. Clients see one `InvalidToken` either way; an
+/// unknown key id also tells the caller that its key set may be stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    UnknownKey,
+    Invalid,
 }
 
-impl TokenKeys {
-    pub fn new(config: &Config) -> Self {
+impl From<Rejected> for ApiError {
+    fn from(_: Rejected) -> Self {
+        ApiError::InvalidToken
+    }
+}
+
+/// Who tokens are issued by and for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience {
+    pub issuer: String,
+    pub audience: String,
+}
+
+/// Checks tokens against the published keys.
+pub struct TokenVerifier {
+    validation: Validation,
+}
+
+impl TokenVerifier {
+    pub fn new(audience: &Audience) -> Self {
         crypto::install();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&config.jwt_issuer]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "sub", "jti"]);
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&audience.issuer]);
+        validation.set_audience(&[&audience.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "jti"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
-        Self {
-            encoding: EncodingKey::from_secret(config.jwt_secret_bytes()),
-            decoding: DecodingKey::from_secret(config.jwt_secret_bytes()),
-            validation,
-            issuer: config.jwt_issuer.clone(),
-            ttl_seconds: config.access_token_ttl_seconds,
+        Self { validation }
+    }
+
+    pub fn verify(&self, token: &str, keys: &KeySet) -> Result<VerifiedToken, Rejected> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejected::Invalid)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(Rejected::Invalid);
         }
-    }
-
-    pub fn issue(&self, user_id: &UserId, token_version: u64) -> Result<IssuedToken, ApiError> {
-        let now = unix_now();
-        let claims = Claims {
-            sub: user_id.to_string(),
-            iat: now,
-            exp: now + self.ttl_seconds,
-            jti: uuid::Uuid::new_v4().simple().to_string(),
-            iss: self.issuer.clone(),
-            ver: token_version,
-        };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(ApiError::unexpected)?;
-        Ok(IssuedToken {
-            token: SecretString::from(token),
-            expires_in: self.ttl_seconds,
-        })
-    }
-
-    /// Any failure is the same `InvalidToken`: the client learns nothing about
-    /// which check refused the token.
-    pub fn verify(&self, token: &str) -> Result<VerifiedToken, ApiError> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| ApiError::InvalidToken)?
+        let kid = header.kid.ok_or(Rejected::Invalid)?;
+        let key = keys.decoding_key(&kid).ok_or(Rejected::UnknownKey)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
+            .map_err(|_| Rejected::Invalid)?
             .claims;
-        let user_id = UserId::parse(&claims.sub).ok_or(ApiError::InvalidToken)?;
+        let user_id = UserId::parse(&claims.sub).ok_or(Rejected::Invalid)?;
         if claims.jti.is_empty() {
-            return Err(ApiError::InvalidToken);
+            return Err(Rejected::Invalid);
         }
         Ok(VerifiedToken {
             user_id,
@@ -110,106 +111,185 @@ impl TokenKeys {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use secrecy::ExposeSecret;
+/// Issues tokens with one private key.
+pub struct TokenSigner {
+    key: SigningKey,
+    encoding: jsonwebtoken::EncodingKey,
+    audience: Audience,
+    ttl_seconds: u64,
+}
 
-    fn config(secret: &str, issuer: &str) -> Config {
-        Config {
-            table_name: "users".into(),
-            jwt_secret: SecretString::from(secret),
-            jwt_issuer: issuer.into(),
-            access_token_ttl_seconds: 3600,
+impl TokenSigner {
+    pub fn new(key: SigningKey, audience: Audience, ttl_seconds: u64) -> Self {
+        crypto::install();
+        Self {
+            encoding: key.encoding_key(),
+            key,
+            audience,
+            ttl_seconds,
         }
     }
 
-    const SECRET: &str = "an-example-secret-of-32-bytes-or-more";
+    pub fn kid(&self) -> &str {
+        &self.key.kid
+    }
 
-    fn sign(claims: &serde_json::Value, algorithm: Algorithm, secret: &str) -> String {
-        crypto::install();
-        jsonwebtoken::encode(
-            &Header::new(algorithm),
-            claims,
-            &EncodingKey::from_secret(secret.as_bytes()),
-        )
-        .unwrap()
+    pub fn issue(&self, user_id: &UserId, token_version: u64) -> Result<IssuedToken, ApiError> {
+        let now = unix_now();
+        let claims = Claims {
+            iss: self.audience.issuer.clone(),
+            aud: self.audience.audience.clone(),
+            sub: user_id.to_string(),
+            iat: now,
+            exp: now + self.ttl_seconds,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            ver: token_version,
+        };
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.key.kid.clone());
+        let token =
+            jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(ApiError::unexpected)?;
+        Ok(IssuedToken {
+            token: SecretString::from(token),
+            expires_in: self.ttl_seconds,
+        })
+    }
+}
+
+/// Test keys (generated once with `openssl genpkey`, used nowhere else).
+#[cfg(test)]
+pub(crate) mod test_keys {
+    use crate::keys::{KeySet, SigningKey};
+
+    pub const FIRST: &[u8] = include_bytes!("../testdata/rsa-2048-test-only-1.pk8.der");
+    pub const SECOND: &[u8] = include_bytes!("../testdata/rsa-2048-test-only-2.pk8.der");
+    pub const TOO_SMALL: &[u8] = include_bytes!("../testdata/rsa-1024-test-only.pk8.der");
+
+    pub fn signing(der: &[u8]) -> SigningKey {
+        SigningKey::from_pkcs8(der.to_vec()).unwrap()
+    }
+
+    /// A key set publishing the given keys, the first active.
+    pub fn published(keys: &[&SigningKey]) -> KeySet {
+        KeySet {
+            active_kid: keys.first().map(|key| key.kid.clone()),
+            keys: keys.iter().map(|key| key.published(0)).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::EncodingKey;
+    use secrecy::ExposeSecret;
+
+    use super::test_keys::{FIRST, SECOND, published, signing};
+    use super::*;
+
+    fn audience() -> Audience {
+        Audience {
+            issuer: "https://id.example.com".into(),
+            audience: "user-api".into(),
+        }
     }
 
     fn claims_now(user_id: &UserId) -> serde_json::Value {
         let now = unix_now();
-        serde_json::json!({"sub": user_id.as_str(), "iat": now, "exp": now + 60, "jti": "j1", "iss": "user-api", "ver": 0})
+        serde_json::json!({"iss": "https://id.example.com", "aud": "user-api", "sub": user_id.as_str(), "iat": now, "exp": now + 60, "jti": "j1", "ver": 0})
+    }
+
+    fn sign_rs256(claims: &serde_json::Value, key: &SigningKey, kid: Option<&str>) -> String {
+        crypto::install();
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, &key.encoding_key()).unwrap()
     }
 
     #[test]
     fn an_issued_token_verifies_to_its_subject() {
-        let keys = TokenKeys::new(&config(SECRET, "user-api"));
+        let key = signing(FIRST);
+        let keys = published(&[&key]);
+        let signer = TokenSigner::new(signing(FIRST), audience(), 900);
         let user_id = UserId::generate();
-        let issued = keys.issue(&user_id, 7).unwrap();
-        let verified = keys.verify(issued.token.expose_secret()).unwrap();
+        let issued = signer.issue(&user_id, 7).unwrap();
+        let verified = TokenVerifier::new(&audience())
+            .verify(issued.token.expose_secret(), &keys)
+            .unwrap();
         assert_eq!(verified.user_id, user_id);
         assert_eq!(verified.token_version, 7);
-        assert_eq!(verified.expires_at - verified.issued_at, 3600);
-        assert_eq!(issued.expires_in, 3600);
+        assert_eq!(verified.expires_at - verified.issued_at, 900);
+        assert_eq!(issued.expires_in, 900);
+        let header = jsonwebtoken::decode_header(issued.token.expose_secret()).unwrap();
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(header.kid.as_deref(), Some(key.kid.as_str()));
     }
 
     #[test]
     fn each_token_has_its_own_id() {
-        let keys = TokenKeys::new(&config(SECRET, "user-api"));
+        let keys = published(&[&signing(FIRST)]);
+        let signer = TokenSigner::new(signing(FIRST), audience(), 900);
+        let verifier = TokenVerifier::new(&audience());
         let user_id = UserId::generate();
-        let first = keys
-            .verify(keys.issue(&user_id, 0).unwrap().token.expose_secret())
-            .unwrap();
-        let second = keys
-            .verify(keys.issue(&user_id, 0).unwrap().token.expose_secret())
-            .unwrap();
-        assert_ne!(first.token_id, second.token_id);
+        let mut ids = (0..2).map(|_| {
+            let token = signer.issue(&user_id, 0).unwrap().token;
+            verifier
+                .verify(token.expose_secret(), &keys)
+                .unwrap()
+                .token_id
+        });
+        assert_ne!(ids.next(), ids.next());
     }
 
     #[test]
-    fn tokens_signed_otherwise_or_for_another_issuer_are_refused() {
-        let keys = TokenKeys::new(&config(SECRET, "user-api"));
-        let user_id = UserId::generate();
-        let claims = claims_now(&user_id);
-        assert!(
-            keys.verify(&sign(&claims, Algorithm::HS256, SECRET))
-                .is_ok()
+    fn the_key_is_chosen_by_kid_and_an_unpublished_kid_is_unknown() {
+        let (first, second) = (signing(FIRST), signing(SECOND));
+        let both = published(&[&first, &second]);
+        let verifier = TokenVerifier::new(&audience());
+        let claims = claims_now(&UserId::generate());
+        for key in [&first, &second] {
+            let token = sign_rs256(&claims, key, Some(&key.kid));
+            assert!(verifier.verify(&token, &both).is_ok());
+        }
+        let only_first = published(&[&first]);
+        let by_second = sign_rs256(&claims, &second, Some(&second.kid));
+        assert_eq!(
+            verifier.verify(&by_second, &only_first),
+            Err(Rejected::UnknownKey)
         );
-        assert!(
-            keys.verify(&sign(&claims, Algorithm::HS512, SECRET))
-                .is_err()
-        );
-        assert!(
-            keys.verify(&sign(
-                &claims,
-                Algorithm::HS256,
-                "another-secret-of-32-bytes-or-more!"
-            ))
-            .is_err()
-        );
-        let other_issuer = TokenKeys::new(&config(SECRET, "someone-else"));
-        assert!(
-            other_issuer
-                .verify(&sign(&claims, Algorithm::HS256, SECRET))
-                .is_err()
-        );
+        // Signed by the second key but naming the first: the signature fails.
+        let misnamed = sign_rs256(&claims, &second, Some(&first.kid));
+        assert_eq!(verifier.verify(&misnamed, &both), Err(Rejected::Invalid));
+        let without_kid = sign_rs256(&claims, &first, None);
+        assert_eq!(verifier.verify(&without_kid, &both), Err(Rejected::Invalid));
     }
 
     #[test]
-    fn expired_tokens_and_tokens_missing_claims_are_refused() {
-        let keys = TokenKeys::new(&config(SECRET, "user-api"));
+    fn other_algorithms_issuers_audiences_and_expired_tokens_are_refused() {
+        let key = signing(FIRST);
+        let keys = published(&[&key]);
+        let verifier = TokenVerifier::new(&audience());
         let user_id = UserId::generate();
-        let mut expired = claims_now(&user_id);
-        expired["exp"] = serde_json::json!(unix_now() - 60);
-        assert!(
-            keys.verify(&sign(&expired, Algorithm::HS256, SECRET))
-                .is_err()
-        );
-        for claim in ["sub", "iat", "exp", "jti", "iss", "ver"] {
-            let mut partial = claims_now(&user_id);
-            partial.as_object_mut().unwrap().remove(claim);
+        for (claim, value) in [
+            ("iss", serde_json::json!("https://evil.example.com")),
+            ("aud", serde_json::json!("another-api")),
+            ("exp", serde_json::json!(unix_now() - 60)),
+        ] {
+            let mut claims = claims_now(&user_id);
+            claims[claim] = value;
+            assert_eq!(
+                verifier.verify(&sign_rs256(&claims, &key, Some(&key.kid)), &keys),
+                Err(Rejected::Invalid),
+                "{claim}"
+            );
+        }
+        for claim in ["iss", "aud", "sub", "iat", "exp", "jti", "ver"] {
+            let mut claims = claims_now(&user_id);
+            claims.as_object_mut().unwrap().remove(claim);
             assert!(
-                keys.verify(&sign(&partial, Algorithm::HS256, SECRET))
+                verifier
+                    .verify(&sign_rs256(&claims, &key, Some(&key.kid)), &keys)
                     .is_err(),
                 "without {claim}"
             );
@@ -217,12 +297,31 @@ mod tests {
     }
 
     #[test]
-    fn unsigned_tokens_are_refused() {
-        use base64::Engine;
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let keys = TokenKeys::new(&config(SECRET, "user-api"));
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let payload = URL_SAFE_NO_PAD.encode(claims_now(&UserId::generate()).to_string());
-        assert!(keys.verify(&format!("{header}.{payload}.")).is_err());
+    fn hs256_signed_with_the_public_key_and_unsigned_tokens_are_refused() {
+        let key = signing(FIRST);
+        let keys = published(&[&key]);
+        let verifier = TokenVerifier::new(&audience());
+        let claims = claims_now(&UserId::generate());
+        // Key confusion: the published key's own bytes as an HMAC secret.
+        let public = keys.get(&key.kid).unwrap();
+        for secret in [
+            public.n.as_bytes(),
+            serde_json::to_string(&keys.jwks()).unwrap().as_bytes(),
+        ] {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(key.kid.clone());
+            let forged =
+                jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap();
+            assert_eq!(verifier.verify(&forged, &keys), Err(Rejected::Invalid));
+        }
+        let header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#,
+            key.kid
+        ));
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        assert_eq!(
+            verifier.verify(&format!("{header}.{payload}."), &keys),
+            Err(Rejected::Invalid)
+        );
     }
 }

@@ -1,87 +1,141 @@
-//! The signing backend `jsonwebtoken` uses: HMAC on ring, the crypto library
-//! the HTTPS client already links. The crate's own backends would add aws-lc
-//! or the RustCrypto RSA and elliptic-curve code to every binary, for
-//! algorithms this service never accepts.
+//! The signing backend `jsonwebtoken` uses, on ring, the crypto library the
+//! HTTPS client already links: RSASSA-PKCS1-v1_5 with SHA-256 (RS256) for
+//! the service's tokens, and HMAC. The crate's own backends would add
+//! aws-lc or the RustCrypto RSA and elliptic-curve code to every binary.
 //!
-//! HS384 and HS512 are here only so tests can forge tokens with them; the
-//! verifier accepts HS256 alone. Every other algorithm is refused.
+//! HMAC is here only so tests can forge HS256 tokens (with the public key as
+//! the secret, say); the verifier pins RS256. Every other algorithm is
+//! refused.
 
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result};
 use jsonwebtoken::signature::{self, Signer, Verifier};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind, EncodingKey};
 use ring::hmac;
+use ring::rand::SystemRandom;
+use ring::signature::{
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents,
+};
 
-static HMAC_ONLY: CryptoProvider = CryptoProvider {
+static RING: CryptoProvider = CryptoProvider {
     signer_factory: new_signer,
     verifier_factory: new_verifier,
     key_utils: KeyUtils::new_unimplemented(),
 };
 
-/// Makes `HMAC_ONLY` the process's provider. Idempotent; `TokenKeys::new`
-/// calls it, and so must anything that signs a token before one exists.
+/// Makes `RING` the process's provider. Idempotent; `TokenVerifier::new`
+/// and `TokenSigner::new` call it, and so must anything that signs a token
+/// before one exists.
 pub fn install() {
     // Err means a provider is installed already: this one, since no other
     // code in the process installs any.
-    let _ = HMAC_ONLY.install_default();
+    let _ = RING.install_default();
 }
 
-struct Hmac {
+enum Backend {
+    Hmac(hmac::Key),
+    /// Signs RS256 with a private key (PKCS#8 DER).
+    RsaPrivate(RsaKeyPair),
+    /// Verifies RS256 with a public key's modulus and exponent.
+    RsaPublic(RsaPublicKeyComponents<Vec<u8>>),
+}
+
+struct Ring {
     algorithm: Algorithm,
-    key: hmac::Key,
+    backend: Backend,
 }
 
-impl Hmac {
-    fn new(algorithm: Algorithm, family: AlgorithmFamily, secret: Result<&[u8]>) -> Result<Self> {
-        let ring_algorithm = match algorithm {
-            Algorithm::HS256 => hmac::HMAC_SHA256,
-            Algorithm::HS384 => hmac::HMAC_SHA384,
-            Algorithm::HS512 => hmac::HMAC_SHA512,
-            _ => return Err(ErrorKind::InvalidAlgorithm.into()),
-        };
-        if family != AlgorithmFamily::Hmac {
-            return Err(ErrorKind::InvalidKeyFormat.into());
-        }
-        Ok(Self {
-            algorithm,
-            key: hmac::Key::new(ring_algorithm, secret?),
-        })
+fn hmac_algorithm(algorithm: Algorithm) -> Result<hmac::Algorithm> {
+    match algorithm {
+        Algorithm::HS256 => Ok(hmac::HMAC_SHA256),
+        Algorithm::HS384 => Ok(hmac::HMAC_SHA384),
+        Algorithm::HS512 => Ok(hmac::HMAC_SHA512),
+        _ => Err(ErrorKind::InvalidAlgorithm.into()),
     }
 }
 
-impl Signer<Vec<u8>> for Hmac {
+impl Signer<Vec<u8>> for Ring {
     fn try_sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, signature::Error> {
-        Ok(hmac::sign(&self.key, message).as_ref().to_vec())
+        match &self.backend {
+            Backend::Hmac(key) => Ok(hmac::sign(key, message).as_ref().to_vec()),
+            Backend::RsaPrivate(key_pair) => {
+                let mut signature = vec![0; key_pair.public().modulus_len()];
+                key_pair
+                    .sign(
+                        &RSA_PKCS1_SHA256,
+                        &SystemRandom::new(),
+                        message,
+                        &mut signature,
+                    )
+                    .map_err(|_| signature::Error::new())?;
+                Ok(signature)
+            }
+            Backend::RsaPublic(_) => Err(signature::Error::new()),
+        }
     }
 }
 
-impl Verifier<Vec<u8>> for Hmac {
-    /// Constant time: ring compares the tags without early exit.
-    fn verify(&self, message: &[u8], tag: &Vec<u8>) -> std::result::Result<(), signature::Error> {
-        hmac::verify(&self.key, message, tag).map_err(|_| signature::Error::new())
+impl Verifier<Vec<u8>> for Ring {
+    /// HMAC tags are compared in constant time (ring has no early exit).
+    fn verify(
+        &self,
+        message: &[u8],
+        signature: &Vec<u8>,
+    ) -> std::result::Result<(), signature::Error> {
+        match &self.backend {
+            Backend::Hmac(key) => hmac::verify(key, message, signature),
+            Backend::RsaPublic(key) => key.verify(&RSA_PKCS1_2048_8192_SHA256, message, signature),
+            Backend::RsaPrivate(_) => return Err(signature::Error::new()),
+        }
+        .map_err(|_| signature::Error::new())
     }
 }
 
-impl JwtSigner for Hmac {
+impl JwtSigner for Ring {
     fn algorithm(&self) -> Algorithm {
         self.algorithm
     }
 }
 
-impl JwtVerifier for Hmac {
+impl JwtVerifier for Ring {
     fn algorithm(&self) -> Algorithm {
         self.algorithm
     }
 }
 
 fn new_signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>> {
-    let signer = Hmac::new(*algorithm, key.family(), Ok(key.as_bytes()))?;
-    Ok(Box::new(signer))
+    let backend = match (algorithm, key.family()) {
+        (Algorithm::RS256, AlgorithmFamily::Rsa) => Backend::RsaPrivate(
+            RsaKeyPair::from_pkcs8(key.as_bytes()).map_err(|_| ErrorKind::InvalidKeyFormat)?,
+        ),
+        (_, AlgorithmFamily::Hmac) => {
+            Backend::Hmac(hmac::Key::new(hmac_algorithm(*algorithm)?, key.as_bytes()))
+        }
+        _ => return Err(ErrorKind::InvalidAlgorithm.into()),
+    };
+    Ok(Box::new(Ring {
+        algorithm: *algorithm,
+        backend,
+    }))
 }
 
 fn new_verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
-    let verifier = Hmac::new(*algorithm, key.family(), key.try_get_as_bytes())?;
-    Ok(Box::new(verifier))
+    let backend = match (algorithm, key.family(), key.kind()) {
+        (Algorithm::RS256, AlgorithmFamily::Rsa, DecodingKeyKind::RsaModulusExponent { n, e }) => {
+            Backend::RsaPublic(RsaPublicKeyComponents {
+                n: n.clone(),
+                e: e.clone(),
+            })
+        }
+        (_, AlgorithmFamily::Hmac, DecodingKeyKind::SecretOrDer(secret)) => {
+            Backend::Hmac(hmac::Key::new(hmac_algorithm(*algorithm)?, secret))
+        }
+        _ => return Err(ErrorKind::InvalidAlgorithm.into()),
+    };
+    Ok(Box::new(Ring {
+        algorithm: *algorithm,
+        backend,
+    }))
 }
 
 #[cfg(test)]
