@@ -9,6 +9,7 @@
 //! | revoked token | `USER#<id>`      | `REVOKED#<jti>` | expires_at (the token's `exp`) |
 //! | reset token   | `RESET#<sha256>` | `RESET`         | user_id, expires_at |
 //! | login lockout | `LOGIN#<email>`  | `LOGIN`         | attempts, reserved_at_ms, locked_until_ms?, lock_attempt?, expires_at |
+//! | signing keys  | `KEYS`           | `KEYS`          | key_set (JSON: the published public keys, the active kid), version |
 //!
 //! The email claim makes addresses unique: it is written in the same
 //! transaction as the user, on condition that it does not exist yet. User
@@ -17,6 +18,7 @@
 //! must stay consistent is one transaction or one conditional write. Expiry is
 //! checked in code; the TTL attribute `expires_at` only cleans up.
 
+pub mod keys;
 mod lockout;
 pub mod permissions;
 mod reset;

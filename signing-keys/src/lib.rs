@@ -1,0 +1,128 @@
+//! The private halves of the token-signing keys, kept in one AWS Secrets
+//! Manager secret as `{"keys": [{"kid": "...", "pkcs8": "<base64>"}]}`.
+//! A crate of its own, like the mailer, so that only the functions that sign
+//! (and users-admin) link the Secrets Manager client: the others cannot
+//! read the secret (IAM) and would not know how.
+//!
+//! The functions read the secret once per cold start, and again (at most
+//! once a minute) when the key set names an active key they do not hold.
+
+use aws_config::SdkConfig;
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use accounts::error::{ApiError, sdk_error};
+use accounts::keys::SigningKey;
+
+#[derive(Serialize, Deserialize, Default)]
+struct SecretValue {
+    keys: Vec<StoredKey>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredKey {
+    kid: String,
+    pkcs8: String,
+}
+
+pub struct KeyVault {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+}
+
+impl KeyVault {
+    pub fn new(aws: &SdkConfig, secret_id: &str) -> Self {
+        Self {
+            client: aws_sdk_secretsmanager::Client::new(aws),
+            secret_id: secret_id.to_owned(),
+        }
+    }
+
+    /// Every private key in the secret; none before the first is added. A
+    /// stored key whose id does not match its key is an error, not skipped.
+    pub async fn keys(&self) -> Result<Vec<SigningKey>, ApiError> {
+        let Some(text) = self.read().await? else {
+            return Ok(Vec::new());
+        };
+        let value: SecretValue = serde_json::from_str(&text)
+            .map_err(|_| ApiError::unexpected("the signing-key secret is not the expected JSON"))?;
+        value
+            .keys
+            .into_iter()
+            .map(|stored| {
+                let der = STANDARD
+                    .decode(&stored.pkcs8)
+                    .map_err(|_| ApiError::unexpected("a signing key is not base64"))?;
+                let key = SigningKey::from_pkcs8(der).map_err(ApiError::unexpected)?;
+                if key.kid != stored.kid {
+                    return Err(ApiError::unexpected(
+                        "a signing key's kid does not match the key",
+                    ));
+                }
+                Ok(key)
+            })
+            .collect()
+    }
+
+    /// Replaces the secret's value with `keys` (users-admin only).
+    pub async fn store(&self, keys: &[SigningKey]) -> Result<(), ApiError> {
+        let value = SecretValue {
+            keys: keys
+                .iter()
+                .map(|key| StoredKey {
+                    kid: key.kid.clone(),
+                    pkcs8: STANDARD.encode(key.pkcs8()),
+                })
+                .collect(),
+        };
+        let text = serde_json::to_string(&value).map_err(ApiError::unexpected)?;
+        let put = self
+            .client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .secret_string(&text)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            // Only a local stack starts without the secret (the template
+            // creates the deployed one).
+            Err(error) if not_found(&error) => {
+                self.client
+                    .create_secret()
+                    .name(&self.secret_id)
+                    .secret_string(text)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                Ok(())
+            }
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
+
+    /// The secret's current value; `None` while the secret does not exist
+    /// (a local stack before its first key; the template creates the
+    /// deployed one with an empty key list).
+    async fn read(&self) -> Result<Option<String>, ApiError> {
+        match self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(output.secret_string),
+            Err(error) if not_found(&error) => Ok(None),
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
+}
+
+fn not_found<E: ProvideErrorMetadata, R>(error: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> bool {
+    error
+        .as_service_error()
+        .is_some_and(|e| e.code() == Some("ResourceNotFoundException"))
+}
