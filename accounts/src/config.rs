@@ -3,25 +3,27 @@
 //! The same names are set by `make dev` (`.local/dev.env`), by the tests and by
 //! `template.yaml`, so every environment configures the functions one way.
 
-use secrecy::{ExposeSecret, SecretString};
-
-/// The HS256 key must carry at least as many bits as the hash it feeds (RFC 7518 §3.2).
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
-pub const DEFAULT_ACCESS_TOKEN_TTL_SECONDS: u64 = 3600;
-pub const DEFAULT_JWT_ISSUER: &str = "user-api";
-/// Bounds on the access-token lifetime: long enough to be usable, short enough
-/// that a stolen token does not outlive a working day.
-const ACCESS_TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
+/// Access tokens live 15 minutes unless configured: services that verify
+/// them at their own gateway see a logout only when the token expires.
+pub const DEFAULT_ACCESS_TOKEN_TTL_SECONDS: u64 = 900;
+pub const DEFAULT_JWT_AUDIENCE: &str = "user-api";
+/// Bounds on the access-token lifetime (API.md: 60 to 3600 seconds).
+const ACCESS_TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=3600;
 
 pub const DEFAULT_RESET_TOKEN_TTL_SECONDS: u64 = 30 * 60;
 /// A reset token lives at most an hour: it is as good as the password.
 const RESET_TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=3600;
 
-#[derive(Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub table_name: String,
-    pub jwt_secret: SecretString,
-    pub jwt_issuer: String,
+    /// `JWT_ISSUER`: the tokens' `iss`, this API's public base URL. Unset on
+    /// a deployment without a custom domain: each request's own host then
+    /// names the issuer (`https://<api-id>.execute-api.<region>.amazonaws.com`),
+    /// which the template cannot pass in without a circular reference.
+    pub jwt_issuer: Option<String>,
+    /// `JWT_AUDIENCE`: the tokens' `aud`.
+    pub jwt_audience: String,
     pub access_token_ttl_seconds: u64,
 }
 
@@ -47,34 +49,39 @@ impl Config {
         let non_empty = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
         let table_name = non_empty("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
-        let jwt_secret = non_empty("JWT_SECRET").ok_or(ConfigError::Missing("JWT_SECRET"))?;
-        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
+        let jwt_issuer =
+            non_empty("JWT_ISSUER").map(|issuer| issuer.trim().trim_end_matches('/').to_owned());
+        if jwt_issuer
+            .as_deref()
+            .is_some_and(|issuer| !issuer.starts_with("https://") && !issuer.starts_with("http://"))
+        {
             return Err(ConfigError::Invalid {
-                name: "JWT_SECRET",
-                reason: "it must be at least 32 bytes long",
+                name: "JWT_ISSUER",
+                reason: "it must be the API's base URL, starting with https://",
             });
         }
-        let jwt_issuer = non_empty("JWT_ISSUER").unwrap_or_else(|| DEFAULT_JWT_ISSUER.to_owned());
+        let jwt_audience =
+            non_empty("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_JWT_AUDIENCE.to_owned());
         let access_token_ttl_seconds = seconds(
             non_empty("ACCESS_TOKEN_TTL_SECONDS"),
             DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
             ACCESS_TOKEN_TTL_RANGE,
             ConfigError::Invalid {
                 name: "ACCESS_TOKEN_TTL_SECONDS",
-                reason: "it must be a whole number of seconds from 60 to 86400",
+                reason: "it must be a whole number of seconds from 60 to 3600",
             },
         )?;
 
         Ok(Self {
             table_name,
-            jwt_secret: SecretString::from(jwt_secret),
             jwt_issuer,
+            jwt_audience,
             access_token_ttl_seconds,
         })
     }
 }
 
-/// What the reset-request function needs; it holds no JWT secret.
+/// What the reset-request function needs; it verifies no token.
 #[derive(Debug, Clone)]
 pub struct ResetRequestConfig {
     pub table_name: String,
@@ -127,24 +134,6 @@ fn seconds(
     }
 }
 
-// Written by hand so the secret can never reach a log through `{:?}`.
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("table_name", &self.table_name)
-            .field("jwt_secret", &"[redacted]")
-            .field("jwt_issuer", &self.jwt_issuer)
-            .field("access_token_ttl_seconds", &self.access_token_ttl_seconds)
-            .finish()
-    }
-}
-
-impl Config {
-    pub fn jwt_secret_bytes(&self) -> &[u8] {
-        self.jwt_secret.expose_secret().as_bytes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,36 +147,47 @@ mod tests {
         move |name| map.get(name).cloned()
     }
 
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
-
     #[test]
     fn defaults_apply_when_optional_variables_are_absent() {
-        let config =
-            Config::from_lookup(lookup(&[("TABLE_NAME", "users"), ("JWT_SECRET", SECRET)]))
-                .unwrap();
-        assert_eq!(config.access_token_ttl_seconds, 3600);
-        assert_eq!(config.jwt_issuer, "user-api");
+        let config = Config::from_lookup(lookup(&[("TABLE_NAME", "users")])).unwrap();
+        assert_eq!(config.access_token_ttl_seconds, 900);
+        assert_eq!(config.jwt_issuer, None);
+        assert_eq!(config.jwt_audience, "user-api");
     }
 
     #[test]
-    fn a_short_jwt_secret_is_refused_at_start_up() {
-        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "users"), ("JWT_SECRET", "short")]))
-            .unwrap_err();
-        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    fn the_issuer_is_a_base_url_without_a_trailing_slash() {
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "users"),
+            ("JWT_ISSUER", "https://id.example.com/"),
+        ]))
+        .unwrap();
+        assert_eq!(config.jwt_issuer.as_deref(), Some("https://id.example.com"));
+        let err = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "users"),
+            ("JWT_ISSUER", "user-api"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "JWT_ISSUER",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn a_missing_table_name_is_named_in_the_error() {
-        let err = Config::from_lookup(lookup(&[("JWT_SECRET", SECRET)])).unwrap_err();
+        let err = Config::from_lookup(lookup(&[])).unwrap_err();
         assert_eq!(err, ConfigError::Missing("TABLE_NAME"));
     }
 
     #[test]
     fn an_out_of_range_token_lifetime_is_refused() {
-        for ttl in ["0", "59", "86401", "soon"] {
+        for ttl in ["0", "59", "3601", "soon"] {
             let err = Config::from_lookup(lookup(&[
                 ("TABLE_NAME", "users"),
-                ("JWT_SECRET", SECRET),
                 ("ACCESS_TOKEN_TTL_SECONDS", ttl),
             ]))
             .unwrap_err();
@@ -218,13 +218,5 @@ mod tests {
                 "{ttl}"
             );
         }
-    }
-
-    #[test]
-    fn debug_output_hides_the_secret() {
-        let config =
-            Config::from_lookup(lookup(&[("TABLE_NAME", "users"), ("JWT_SECRET", SECRET)]))
-                .unwrap();
-        assert!(!format!("{config:?}").contains(SECRET));
     }
 }

@@ -106,18 +106,13 @@ impl UserStore {
         }
     }
 
-    /// Reads a key no item has, during the cold start: the connection (and on
-    /// AWS its TLS handshake), the endpoint and the credentials are then ready
-    /// when the first request comes. A failure changes nothing (the first
-    /// request will meet the same outage and answer 503), so it is only logged.
+    /// Reads the key set during the cold start of a function that needs no
+    /// keys: the connection (and on AWS its TLS handshake), the endpoint and
+    /// the credentials are then ready when the first request comes. A
+    /// failure changes nothing (the first request will meet the same outage
+    /// and answer 503), so it is only logged.
     pub async fn warm_up(&self) {
-        if let Err(error) = self
-            .get_item(
-                permissions::WARM_UP_KEY.to_owned(),
-                permissions::WARM_UP_KEY,
-            )
-            .await
-        {
+        if let Err(error) = self.key_set().await {
             tracing::warn!(cause = %cause_chain(&error), "the DynamoDB connection could not be primed");
         }
     }

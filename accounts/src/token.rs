@@ -63,38 +63,39 @@ impl From<Rejected> for ApiError {
     }
 }
 
-/// Who tokens are issued by and for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Audience {
-    pub issuer: String,
-    pub audience: String,
-}
-
 /// Checks tokens against the published keys.
 pub struct TokenVerifier {
+    /// Everything but the issuer, which may differ per request (see
+    /// `Config::jwt_issuer`).
     validation: Validation,
 }
 
 impl TokenVerifier {
-    pub fn new(audience: &Audience) -> Self {
+    pub fn new(audience: &str) -> Self {
         crypto::install();
         let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[&audience.issuer]);
-        validation.set_audience(&[&audience.audience]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "jti"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
         Self { validation }
     }
 
-    pub fn verify(&self, token: &str, keys: &KeySet) -> Result<VerifiedToken, Rejected> {
+    pub fn verify(
+        &self,
+        token: &str,
+        keys: &KeySet,
+        issuer: &str,
+    ) -> Result<VerifiedToken, Rejected> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Rejected::Invalid)?;
         if header.alg != Algorithm::RS256 {
             return Err(Rejected::Invalid);
         }
         let kid = header.kid.ok_or(Rejected::Invalid)?;
         let key = keys.decoding_key(&kid).ok_or(Rejected::UnknownKey)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
+        let mut validation = self.validation.clone();
+        validation.set_issuer(&[issuer]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|_| Rejected::Invalid)?
             .claims;
         let user_id = UserId::parse(&claims.sub).ok_or(Rejected::Invalid)?;
@@ -111,34 +112,33 @@ impl TokenVerifier {
     }
 }
 
-/// Issues tokens with one private key.
+/// Issues tokens for one audience with a given lifetime.
 pub struct TokenSigner {
-    key: SigningKey,
-    encoding: jsonwebtoken::EncodingKey,
-    audience: Audience,
+    audience: String,
     ttl_seconds: u64,
 }
 
 impl TokenSigner {
-    pub fn new(key: SigningKey, audience: Audience, ttl_seconds: u64) -> Self {
+    pub fn new(audience: &str, ttl_seconds: u64) -> Self {
         crypto::install();
         Self {
-            encoding: key.encoding_key(),
-            key,
-            audience,
+            audience: audience.to_owned(),
             ttl_seconds,
         }
     }
 
-    pub fn kid(&self) -> &str {
-        &self.key.kid
-    }
-
-    pub fn issue(&self, user_id: &UserId, token_version: u64) -> Result<IssuedToken, ApiError> {
+    /// A token for `user_id`, signed with `key` (the active key) for `issuer`.
+    pub fn issue(
+        &self,
+        key: &SigningKey,
+        issuer: &str,
+        user_id: &UserId,
+        token_version: u64,
+    ) -> Result<IssuedToken, ApiError> {
         let now = unix_now();
         let claims = Claims {
-            iss: self.audience.issuer.clone(),
-            aud: self.audience.audience.clone(),
+            iss: issuer.to_owned(),
+            aud: self.audience.clone(),
             sub: user_id.to_string(),
             iat: now,
             exp: now + self.ttl_seconds,
@@ -146,9 +146,9 @@ impl TokenSigner {
             ver: token_version,
         };
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.key.kid.clone());
-        let token =
-            jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(ApiError::unexpected)?;
+        header.kid = Some(key.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &key.encoding_key())
+            .map_err(ApiError::unexpected)?;
         Ok(IssuedToken {
             token: SecretString::from(token),
             expires_in: self.ttl_seconds,
@@ -188,16 +188,15 @@ mod tests {
     use super::test_keys::{FIRST, SECOND, published, signing};
     use super::*;
 
-    fn audience() -> Audience {
-        Audience {
-            issuer: "https://id.example.com".into(),
-            audience: "user-api".into(),
-        }
+    const ISSUER: &str = "https://id.example.com";
+
+    fn verifier() -> TokenVerifier {
+        TokenVerifier::new("user-api")
     }
 
     fn claims_now(user_id: &UserId) -> serde_json::Value {
         let now = unix_now();
-        serde_json::json!({"iss": "https://id.example.com", "aud": "user-api", "sub": user_id.as_str(), "iat": now, "exp": now + 60, "jti": "j1", "ver": 0})
+        serde_json::json!({"iss": ISSUER, "aud": "user-api", "sub": user_id.as_str(), "iat": now, "exp": now + 60, "jti": "j1", "ver": 0})
     }
 
     fn sign_rs256(claims: &serde_json::Value, key: &SigningKey, kid: Option<&str>) -> String {
@@ -211,11 +210,11 @@ mod tests {
     fn an_issued_token_verifies_to_its_subject() {
         let key = signing(FIRST);
         let keys = published(&[&key]);
-        let signer = TokenSigner::new(signing(FIRST), audience(), 900);
+        let signer = TokenSigner::new("user-api", 900);
         let user_id = UserId::generate();
-        let issued = signer.issue(&user_id, 7).unwrap();
-        let verified = TokenVerifier::new(&audience())
-            .verify(issued.token.expose_secret(), &keys)
+        let issued = signer.issue(&key, ISSUER, &user_id, 7).unwrap();
+        let verified = verifier()
+            .verify(issued.token.expose_secret(), &keys, ISSUER)
             .unwrap();
         assert_eq!(verified.user_id, user_id);
         assert_eq!(verified.token_version, 7);
@@ -228,14 +227,15 @@ mod tests {
 
     #[test]
     fn each_token_has_its_own_id() {
-        let keys = published(&[&signing(FIRST)]);
-        let signer = TokenSigner::new(signing(FIRST), audience(), 900);
-        let verifier = TokenVerifier::new(&audience());
+        let key = signing(FIRST);
+        let keys = published(&[&key]);
+        let signer = TokenSigner::new("user-api", 900);
+        let verifier = verifier();
         let user_id = UserId::generate();
         let mut ids = (0..2).map(|_| {
-            let token = signer.issue(&user_id, 0).unwrap().token;
+            let token = signer.issue(&key, ISSUER, &user_id, 0).unwrap().token;
             verifier
-                .verify(token.expose_secret(), &keys)
+                .verify(token.expose_secret(), &keys, ISSUER)
                 .unwrap()
                 .token_id
         });
@@ -246,30 +246,36 @@ mod tests {
     fn the_key_is_chosen_by_kid_and_an_unpublished_kid_is_unknown() {
         let (first, second) = (signing(FIRST), signing(SECOND));
         let both = published(&[&first, &second]);
-        let verifier = TokenVerifier::new(&audience());
+        let verifier = verifier();
         let claims = claims_now(&UserId::generate());
         for key in [&first, &second] {
             let token = sign_rs256(&claims, key, Some(&key.kid));
-            assert!(verifier.verify(&token, &both).is_ok());
+            assert!(verifier.verify(&token, &both, ISSUER).is_ok());
         }
         let only_first = published(&[&first]);
         let by_second = sign_rs256(&claims, &second, Some(&second.kid));
         assert_eq!(
-            verifier.verify(&by_second, &only_first),
+            verifier.verify(&by_second, &only_first, ISSUER),
             Err(Rejected::UnknownKey)
         );
         // Signed by the second key but naming the first: the signature fails.
         let misnamed = sign_rs256(&claims, &second, Some(&first.kid));
-        assert_eq!(verifier.verify(&misnamed, &both), Err(Rejected::Invalid));
+        assert_eq!(
+            verifier.verify(&misnamed, &both, ISSUER),
+            Err(Rejected::Invalid)
+        );
         let without_kid = sign_rs256(&claims, &first, None);
-        assert_eq!(verifier.verify(&without_kid, &both), Err(Rejected::Invalid));
+        assert_eq!(
+            verifier.verify(&without_kid, &both, ISSUER),
+            Err(Rejected::Invalid)
+        );
     }
 
     #[test]
     fn other_algorithms_issuers_audiences_and_expired_tokens_are_refused() {
         let key = signing(FIRST);
         let keys = published(&[&key]);
-        let verifier = TokenVerifier::new(&audience());
+        let verifier = verifier();
         let user_id = UserId::generate();
         for (claim, value) in [
             ("iss", serde_json::json!("https://evil.example.com")),
@@ -279,7 +285,7 @@ mod tests {
             let mut claims = claims_now(&user_id);
             claims[claim] = value;
             assert_eq!(
-                verifier.verify(&sign_rs256(&claims, &key, Some(&key.kid)), &keys),
+                verifier.verify(&sign_rs256(&claims, &key, Some(&key.kid)), &keys, ISSUER),
                 Err(Rejected::Invalid),
                 "{claim}"
             );
@@ -289,7 +295,7 @@ mod tests {
             claims.as_object_mut().unwrap().remove(claim);
             assert!(
                 verifier
-                    .verify(&sign_rs256(&claims, &key, Some(&key.kid)), &keys)
+                    .verify(&sign_rs256(&claims, &key, Some(&key.kid)), &keys, ISSUER)
                     .is_err(),
                 "without {claim}"
             );
@@ -300,7 +306,7 @@ mod tests {
     fn hs256_signed_with_the_public_key_and_unsigned_tokens_are_refused() {
         let key = signing(FIRST);
         let keys = published(&[&key]);
-        let verifier = TokenVerifier::new(&audience());
+        let verifier = verifier();
         let claims = claims_now(&UserId::generate());
         // Key confusion: the published key's own bytes as an HMAC secret.
         let public = keys.get(&key.kid).unwrap();
@@ -312,7 +318,10 @@ mod tests {
             header.kid = Some(key.kid.clone());
             let forged =
                 jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap();
-            assert_eq!(verifier.verify(&forged, &keys), Err(Rejected::Invalid));
+            assert_eq!(
+                verifier.verify(&forged, &keys, ISSUER),
+                Err(Rejected::Invalid)
+            );
         }
         let header = URL_SAFE_NO_PAD.encode(format!(
             r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#,
@@ -320,7 +329,7 @@ mod tests {
         ));
         let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
         assert_eq!(
-            verifier.verify(&format!("{header}.{payload}."), &keys),
+            verifier.verify(&format!("{header}.{payload}."), &keys, ISSUER),
             Err(Rejected::Invalid)
         );
     }

@@ -3,6 +3,7 @@
 //! errors to responses, JSON logging and the Lambda runtime entry point.
 
 pub mod http;
+pub mod keys;
 pub mod lambda;
 pub mod state;
 pub mod telemetry;

@@ -1,18 +1,22 @@
 //! What a function builds once per cold start and shares across invocations.
 
-use lambda_http::Request;
+use aws_config::SdkConfig;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
 
 use crate::http::bearer_token;
+use crate::keys::PublishedKeys;
 use accounts::config::Config;
 use accounts::error::ApiError;
 use accounts::sdk;
 use accounts::store::{StoredUser, UserStore};
-use accounts::token::{TokenKeys, VerifiedToken};
+use accounts::token::{Rejected, TokenVerifier, VerifiedToken};
 
 pub struct AppState {
     pub config: Config,
     pub store: UserStore,
-    pub tokens: TokenKeys,
+    pub verifier: TokenVerifier,
+    pub keys: PublishedKeys,
 }
 
 /// A request whose bearer token passed every check, with its user as stored now.
@@ -23,29 +27,64 @@ pub struct Authenticated {
 }
 
 impl AppState {
-    pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client) -> Self {
+    pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client, keys: PublishedKeys) -> Self {
         let store = UserStore::new(dynamodb, &config.table_name);
-        let tokens = TokenKeys::new(&config);
+        let verifier = TokenVerifier::new(&config.jwt_audience);
         Self {
             config,
             store,
-            tokens,
+            verifier,
+            keys,
         }
     }
 
+    /// The state of a function that signs or verifies tokens.
     pub async fn from_env() -> Result<Self, lambda_http::Error> {
-        let config = Config::from_env()?;
         let aws = sdk::defaults().load().await;
-        let state = Self::new(config, aws_sdk_dynamodb::Client::new(&aws));
-        state.store.warm_up().await;
-        Ok(state)
+        Self::load(Config::from_env()?, &aws).await
     }
 
-    /// Checks the bearer token: signature, algorithm, claims, then, in one
-    /// read, that its user still exists, that it was not revoked by a logout
-    /// and that no password reset came after it. Any failure is `InvalidToken`.
+    /// Reading the key set is the cold start's first DynamoDB request, which
+    /// opens the connection the handler then reuses.
+    pub async fn load(config: Config, aws: &SdkConfig) -> Result<Self, lambda_http::Error> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(aws);
+        let store = UserStore::new(dynamodb.clone(), &config.table_name);
+        let keys = PublishedKeys::load(&store).await;
+        Ok(Self::new(config, dynamodb, keys))
+    }
+
+    /// The tokens' `iss` for this request: the configured issuer, or else
+    /// the API's own address as API Gateway received the request.
+    pub fn issuer(&self, request: &Request) -> Result<String, ApiError> {
+        if let Some(issuer) = &self.config.jwt_issuer {
+            return Ok(issuer.clone());
+        }
+        match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .domain_name
+                .as_deref()
+                .filter(|domain| !domain.is_empty())
+                .map(|domain| format!("https://{domain}")),
+            _ => None,
+        }
+        .ok_or_else(|| ApiError::unexpected("no JWT_ISSUER and no domain name in the request"))
+    }
+
+    /// Checks the bearer token: algorithm, key, signature, claims, then, in
+    /// one read, that its user still exists, that it was not revoked by a
+    /// logout and that no password reset came after it. Any failure is
+    /// `InvalidToken`.
     pub async fn authenticate(&self, request: &Request) -> Result<Authenticated, ApiError> {
-        let token = self.tokens.verify(bearer_token(request)?)?;
+        let presented = bearer_token(request)?;
+        let issuer = self.issuer(request)?;
+        let keys = self.keys.current(&self.store).await?;
+        let token = match self.verifier.verify(presented, &keys, &issuer) {
+            Err(Rejected::UnknownKey) => {
+                let keys = self.keys.after_unknown_kid(&self.store).await?;
+                self.verifier.verify(presented, &keys, &issuer)
+            }
+            verified => verified,
+        }?;
         let session = self.store.session(&token.user_id, &token.token_id).await?;
         match session.user {
             Some(user) if !session.revoked && user.token_version == token.token_version => {

@@ -7,14 +7,97 @@
 //! The functions read the secret once per cold start, and again (at most
 //! once a minute) when the key set names an active key they do not hold.
 
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
+use accounts::config::ConfigError;
+use accounts::domain::UserId;
 use accounts::error::{ApiError, sdk_error};
-use accounts::keys::SigningKey;
+use accounts::keys::{KeySet, SigningKey};
+use accounts::token::{IssuedToken, TokenSigner};
+
+/// After the key set names an active key this function does not hold, the
+/// secret is read again at most this often.
+const REREAD_AFTER: Duration = Duration::from_secs(60);
+
+/// Signs access tokens with the active key, which the published key set
+/// names and the secret holds.
+pub struct Signer {
+    vault: KeyVault,
+    held: RwLock<Held>,
+    tokens: TokenSigner,
+}
+
+struct Held {
+    keys: Vec<SigningKey>,
+    read_at: Instant,
+}
+
+impl Signer {
+    /// Reads the private keys (once per cold start).
+    pub async fn load(vault: KeyVault, tokens: TokenSigner) -> Result<Self, ApiError> {
+        let keys = vault.keys().await?;
+        Ok(Self {
+            vault,
+            held: RwLock::new(Held {
+                keys,
+                read_at: Instant::now(),
+            }),
+            tokens,
+        })
+    }
+
+    pub async fn issue(
+        &self,
+        published: &KeySet,
+        issuer: &str,
+        user_id: &UserId,
+        token_version: u64,
+    ) -> Result<IssuedToken, ApiError> {
+        let active = published
+            .active_kid
+            .as_deref()
+            .ok_or_else(|| ApiError::unexpected("no signing key is active: run users-admin keys add"))?;
+        if let Some(issued) = self.issue_with(active, issuer, user_id, token_version)? {
+            return Ok(issued);
+        }
+        let stale = self.held().read_at.elapsed() >= REREAD_AFTER;
+        if stale {
+            let keys = self.vault.keys().await?;
+            *self.held.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Held {
+                keys,
+                read_at: Instant::now(),
+            };
+        }
+        self.issue_with(active, issuer, user_id, token_version)?
+            .ok_or_else(|| ApiError::unexpected("the active signing key is not in the key secret"))
+    }
+
+    fn issue_with(
+        &self,
+        kid: &str,
+        issuer: &str,
+        user_id: &UserId,
+        token_version: u64,
+    ) -> Result<Option<IssuedToken>, ApiError> {
+        let held = self.held();
+        held.keys
+            .iter()
+            .find(|key| key.kid == kid)
+            .map(|key| self.tokens.issue(key, issuer, user_id, token_version))
+            .transpose()
+    }
+
+    fn held(&self) -> std::sync::RwLockReadGuard<'_, Held> {
+        self.held.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 #[derive(Serialize, Deserialize, Default)]
 struct SecretValue {
@@ -25,6 +108,14 @@ struct SecretValue {
 struct StoredKey {
     kid: String,
     pkcs8: String,
+}
+
+/// `SIGNING_KEYS_SECRET_ID`: the name or ARN of the secret.
+pub fn secret_id_from_env() -> Result<String, ConfigError> {
+    std::env::var("SIGNING_KEYS_SECRET_ID")
+        .ok()
+        .filter(|id| !id.trim().is_empty())
+        .ok_or(ConfigError::Missing("SIGNING_KEYS_SECRET_ID"))
 }
 
 pub struct KeyVault {

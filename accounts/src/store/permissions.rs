@@ -6,6 +6,11 @@
 //! records them), so a new store call without its permission fails
 //! `make test` instead of a deployment.
 
+/// Every function reads the key set (public keys only) at cold start: those
+/// that sign or verify tokens need it, and for the others the read opens
+/// the DynamoDB connection before the first request (`UserStore::warm_up`).
+pub use super::keys::KEYS_PK;
+
 /// Where a grant applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Resource {
@@ -23,9 +28,6 @@ pub struct Grant {
     pub resource: Resource,
 }
 
-/// Every function reads this key, which no item has, during its cold start
-/// (`UserStore::warm_up`).
-pub const WARM_UP_KEY: &str = "WARM_UP";
 
 const fn table(actions: &'static [&'static str], keys: &'static [&'static str]) -> Grant {
     Grant {
@@ -35,18 +37,18 @@ const fn table(actions: &'static [&'static str], keys: &'static [&'static str]) 
 }
 
 /// The grants of each function, by its binary name.
-pub const FUNCTION_GRANTS: [(&str, &[Grant]); 9] = [
+pub const FUNCTION_GRANTS: [(&str, &[Grant]); 10] = [
     (
         "register",
         &[
-            table(&["dynamodb:GetItem"], &[WARM_UP_KEY]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK]),
             table(&["dynamodb:PutItem"], &["USER#*", "EMAIL#*"]),
         ],
     ),
     (
         "login",
         &[
-            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "EMAIL#*", "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "EMAIL#*", "USER#*"]),
             table(
                 &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 &["LOGIN#*"],
@@ -56,7 +58,7 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 9] = [
     (
         "logout",
         &[
-            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
             // The revocation item sits in the user's partition.
             table(&["dynamodb:PutItem"], &["USER#*"]),
         ],
@@ -64,7 +66,7 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 9] = [
     (
         "request-password-reset",
         &[
-            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "EMAIL#*", "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "EMAIL#*", "USER#*"]),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             table(&["dynamodb:PutItem", "dynamodb:DeleteItem"], &["RESET#*"]),
         ],
@@ -72,19 +74,19 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 9] = [
     (
         "reset-password",
         &[
-            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "RESET#*", "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "RESET#*", "USER#*"]),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             table(&["dynamodb:DeleteItem"], &["RESET#*", "LOGIN#*"]),
         ],
     ),
     (
         "get-user",
-        &[table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "USER#*"])],
+        &[table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"])],
     ),
     (
         "update-user",
         &[
-            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             table(&["dynamodb:PutItem", "dynamodb:DeleteItem"], &["EMAIL#*"]),
         ],
@@ -92,20 +94,21 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 9] = [
     (
         "delete-user",
         &[
-            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
             table(&["dynamodb:DeleteItem"], &["USER#*", "EMAIL#*", "RESET#*"]),
         ],
     ),
     (
         "list-users",
         &[
-            table(&["dynamodb:GetItem"], &[WARM_UP_KEY, "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
             Grant {
                 actions: &["dynamodb:Query"],
                 resource: Resource::UsersByCreationIndex,
             },
         ],
     ),
+    ("well-known", &[table(&["dynamodb:GetItem"], &[KEYS_PK])]),
 ];
 
 /// Whether `grants` allow `action` on the item whose partition key is `pk`.

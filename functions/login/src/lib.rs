@@ -11,8 +11,10 @@
 use accounts::clock::unix_now_ms;
 use accounts::domain::Email;
 use accounts::store::LoginAttempt;
-use accounts::{ApiError, password};
+use accounts::token::TokenSigner;
+use accounts::{ApiError, Config, password, sdk};
 use http_api::AppState;
+use signing_keys::{KeyVault, Signer};
 use http_api::http::{json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
@@ -36,12 +38,38 @@ struct LoggedIn<'a> {
     expires_in: u64,
 }
 
+/// Login verifies nothing but signs: beside the common state it holds the
+/// private keys, read from Secrets Manager at cold start.
+pub struct LoginState {
+    pub app: AppState,
+    pub signer: Signer,
+}
+
+impl LoginState {
+    /// The key set and the private keys are read side by side.
+    pub async fn from_env() -> Result<Self, Error> {
+        let config = Config::from_env()?;
+        let secret_id = signing_keys::secret_id_from_env()?;
+        let aws = sdk::defaults().load().await;
+        let tokens = TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds);
+        let (app, signer) = tokio::join!(
+            AppState::load(config, &aws),
+            Signer::load(KeyVault::new(&aws, &secret_id), tokens)
+        );
+        Ok(Self {
+            app: app?,
+            signer: signer?,
+        })
+    }
+}
+
 #[tracing::instrument(name = "Log in a user", skip_all, fields(user_id = tracing::field::Empty))]
-pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
+pub async fn handler(state: &LoginState, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(login(state, &request).await))
 }
 
-async fn login(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn login(login_state: &LoginState, request: &Request) -> Result<Response<Body>, ApiError> {
+    let state = &login_state.app;
     let LoginRequest { email, password } = parse_body(request)?;
     let Ok(email) = Email::parse(&email) else {
         // An address that cannot be registered is an unknown account: the
@@ -81,7 +109,12 @@ async fn login(state: &AppState, request: &Request) -> Result<Response<Body>, Ap
 
     let user_id = &stored.user.id;
     tracing::Span::current().record("user_id", user_id.as_str());
-    let issued = state.tokens.issue(user_id, stored.token_version)?;
+    let issuer = state.issuer(request)?;
+    let keys = state.keys.current(&state.store).await?;
+    let issued = login_state
+        .signer
+        .issue(&keys, &issuer, user_id, stored.token_version)
+        .await?;
     tracing::info!("user logged in");
     json_response(
         StatusCode::OK,
