@@ -236,6 +236,18 @@ pub fn json_response(
     Ok(with_standard_headers(
         Response::builder().status(status),
         json,
+        "no-store",
+    ))
+}
+
+/// A 200 JSON response that anyone may cache for ten minutes: the key
+/// documents, which API Gateway JWT authorizers and other verifiers fetch.
+pub fn public_json_response(body: &impl Serialize) -> Result<Response<Body>, ApiError> {
+    let json = serde_json::to_string(body).map_err(ApiError::unexpected)?;
+    Ok(with_standard_headers(
+        Response::builder().status(StatusCode::OK),
+        json,
+        "public, max-age=600",
     ))
 }
 
@@ -336,16 +348,17 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
         } => builder = builder.header(RETRY_AFTER, retry_after_seconds),
         _ => {}
     }
-    with_standard_headers(builder, json)
+    with_standard_headers(builder, json, "no-store")
 }
 
 fn with_standard_headers(
     builder: lambda_http::http::response::Builder,
     json: String,
+    cache_control: &'static str,
 ) -> Response<Body> {
     let headers = [
         (CONTENT_TYPE, "application/json"),
-        (CACHE_CONTROL, "no-store"),
+        (CACHE_CONTROL, cache_control),
         (X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ];
     let builder = headers.into_iter().fold(builder, |builder, (name, value)| {
