@@ -76,6 +76,7 @@ impl KeySet {
 }
 
 /// A private key read from Secrets Manager, ready to sign.
+#[derive(Clone)]
 pub struct SigningKey {
     pub kid: String,
     /// PKCS#8 DER, as `jsonwebtoken::EncodingKey::from_rsa_der` takes it

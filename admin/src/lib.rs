@@ -4,9 +4,15 @@
 //! as the binary does; `main.rs` only reads the environment and turns the
 //! outcome into output and an exit status.
 
+mod keys;
+
+use accounts::clock::unix_now;
 use accounts::domain::Email;
 use accounts::error::cause_chain;
 use accounts::store::{UserStore, schema};
+use signing_keys::KeyVault;
+
+pub use keys::{AUTHORIZER_KEY_CACHE_SECONDS, RETIRE_MARGIN_SECONDS};
 
 pub const USAGE: &str = "usage: users-admin <command>
 
@@ -15,9 +21,27 @@ commands:
   promote <email>   give the user with this email admin rights
   demote <email>    take admin rights away from the user with this email
   list              print every user (id, email, name, admin, created_at), oldest first
+  keys list         print the token-signing keys and where each is in its life
+  keys add [--activate]
+                    make a new signing key and publish it (--activate: the first key only)
+  keys activate <kid> [--force]
+                    make a published key sign (--force: before 2 h 10 min have passed)
+  keys retire <kid> remove a key that no longer signs, once its tokens have expired
 
-environment: TABLE_NAME, and AWS credentials and region as for the AWS CLI
-(AWS_ENDPOINT_URL_DYNAMODB points it at DynamoDB Local).";
+environment: TABLE_NAME; for keys also SIGNING_KEYS_SECRET_ID and
+ACCESS_TOKEN_TTL_SECONDS (as the functions have it, default 900); AWS
+credentials and region as for the AWS CLI (AWS_ENDPOINT_URL_DYNAMODB and
+AWS_ENDPOINT_URL_SECRETS_MANAGER point it at the local emulators). `keys add`
+needs the openssl command.";
+
+/// Where the commands act.
+pub struct Admin {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    /// The signing keys' secret; only the keys commands need it.
+    pub vault: Option<KeyVault>,
+    pub access_token_ttl_seconds: u64,
+}
 
 /// Why a command did not succeed.
 #[derive(Debug, PartialEq, Eq)]
@@ -29,13 +53,23 @@ pub enum Failure {
 }
 
 /// Runs one command against `table`; returns what to print.
-pub async fn execute(
-    args: &[&str],
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> Result<String, Failure> {
+pub async fn execute(args: &[&str], admin: &Admin) -> Result<String, Failure> {
+    let (client, table) = (&admin.dynamodb, admin.table.as_str());
     let store = UserStore::new(client.clone(), table);
     match args {
+        ["keys", command @ ..] => {
+            let vault = admin.vault.as_ref().ok_or_else(|| {
+                Failure::Usage("set SIGNING_KEYS_SECRET_ID to the signing keys' secret".to_owned())
+            })?;
+            keys::KeyAdmin {
+                store: &store,
+                vault,
+                access_token_ttl_seconds: admin.access_token_ttl_seconds,
+                now: unix_now(),
+            }
+            .execute(command)
+            .await
+        }
         ["create-table"] => {
             let created = schema::ensure_table(client, table).await.map_err(|error| {
                 Failure::Refused(format!("could not create table {table}: {error}"))
@@ -105,6 +139,6 @@ pub async fn execute(
     }
 }
 
-fn store_failure(error: accounts::ApiError) -> Failure {
+pub(crate) fn store_failure(error: accounts::ApiError) -> Failure {
     Failure::Refused(cause_chain(&error))
 }

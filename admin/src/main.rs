@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use accounts::sdk;
-use users_admin::{Failure, USAGE, execute};
+use signing_keys::KeyVault;
+use users_admin::{Admin, Failure, USAGE, execute};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -20,8 +21,26 @@ async fn main() -> ExitCode {
         eprintln!("users-admin: set TABLE_NAME to the user table's name\n\n{USAGE}");
         return ExitCode::from(2);
     };
-    let client = aws_sdk_dynamodb::Client::new(&sdk::defaults().load().await);
-    match execute(&args, &client, &table).await {
+    let ttl = match accounts::Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some(table.clone()),
+        _ => std::env::var(name).ok(),
+    }) {
+        Ok(config) => config.access_token_ttl_seconds,
+        Err(problem) => {
+            eprintln!("users-admin: {problem}");
+            return ExitCode::from(2);
+        }
+    };
+    let aws = sdk::defaults().load().await;
+    let admin = Admin {
+        dynamodb: aws_sdk_dynamodb::Client::new(&aws),
+        vault: signing_keys::secret_id_from_env()
+            .ok()
+            .map(|secret_id| KeyVault::new(&aws, &secret_id)),
+        table,
+        access_token_ttl_seconds: ttl,
+    };
+    match execute(&args, &admin).await {
         Ok(output) => {
             if !output.is_empty() {
                 println!("{output}");
