@@ -21,10 +21,7 @@ async fn main() -> ExitCode {
         eprintln!("users-admin: set TABLE_NAME to the user table's name\n\n{USAGE}");
         return ExitCode::from(2);
     };
-    let ttl = match accounts::Config::from_lookup(|name| match name {
-        "TABLE_NAME" => Some(table.clone()),
-        _ => std::env::var(name).ok(),
-    }) {
+    let ttl = match accounts::Config::from_env() {
         Ok(config) => config.access_token_ttl_seconds,
         Err(problem) => {
             eprintln!("users-admin: {problem}");
