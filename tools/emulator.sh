@@ -7,6 +7,7 @@
 #
 #   tools/emulator.sh dynamodb PORT [-inMemory | -dbPath DIR]
 #   tools/emulator.sh ses PORT
+#   tools/emulator.sh secretsmanager PORT   (moto's server; in memory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ missing() {
   exit 1
 }
 
-emulator=${1:?usage: tools/emulator.sh dynamodb|ses PORT [options]}
+emulator=${1:?usage: tools/emulator.sh dynamodb|ses|secretsmanager PORT [options]}
 port=${2:?a port}
 shift 2
 case $emulator in
@@ -35,6 +36,11 @@ case $emulator in
     [[ -f $cli ]] || missing "The SES emulator (npm package aws-ses-v2-local)" "$cli"
     command -v node >/dev/null || missing "Node.js" "node"
     exec node "$cli" --host 127.0.0.1 --port "$port"
+    ;;
+  secretsmanager)
+    server=.venv/bin/moto_server
+    [[ -x $server ]] || missing "The Secrets Manager emulator (moto, tools/requirements.txt)" "$server"
+    exec "$server" -H 127.0.0.1 -p "$port"
     ;;
   *)
     echo "unknown emulator: $emulator" >&2

@@ -1,5 +1,6 @@
-# Sourced by tools/dev.sh and tools/fuzz.sh: the pieces of a local stack
-# (DynamoDB Local, the SES emulator, the configuration), each started on
+# Sourced by tools/dev.sh, tools/fuzz.sh and tools/bench.sh: the pieces of a
+# local stack (DynamoDB Local, the SES emulator, the Secrets Manager
+# emulator, the configuration, the first signing key), each started on
 # 127.0.0.1 only. The caller sets `set -euo pipefail` and works from the
 # repository root.
 
@@ -26,16 +27,17 @@ wait_for_port() {
   exit 1
 }
 
-# write_local_env FILE DYNAMODB_PORT SES_PORT TABLE ISSUER: the functions'
-# configuration as KEY=VALUE lines, with a new random JWT secret.
+# write_local_env FILE DYNAMODB_PORT SES_PORT SECRETS_PORT TABLE ISSUER: the
+# functions' configuration as KEY=VALUE lines. No key material: the signing
+# key lives in the Secrets Manager emulator (ensure_signing_key).
 write_local_env() {
   (
     umask 077
     cat >"$1" <<ENV
-TABLE_NAME=$4
-JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
-JWT_ISSUER=$5
-ACCESS_TOKEN_TTL_SECONDS=3600
+TABLE_NAME=$5
+JWT_ISSUER=$6
+ACCESS_TOKEN_TTL_SECONDS=900
+SIGNING_KEYS_SECRET_ID=user-api-signing-keys
 SES_FROM_ADDRESS=no-reply@example.com
 RESET_URL_BASE=http://127.0.0.1:3000/reset-password
 AWS_REGION=us-east-1
@@ -44,6 +46,7 @@ AWS_SECRET_ACCESS_KEY=local
 AWS_EC2_METADATA_DISABLED=true
 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$2
 AWS_ENDPOINT_URL_SES=http://127.0.0.1:$3
+AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$4
 RUST_LOG=info
 ENV
   )
@@ -63,6 +66,27 @@ start_ses() {
   stack_pids+=($!)
 }
 
+# start_secretsmanager PORT LOG
+start_secretsmanager() {
+  tools/emulator.sh secretsmanager "$1" >"$2" 2>&1 &
+  stack_pids+=($!)
+}
+
+# ensure_signing_key: adds and activates the first token-signing key when
+# the table's key set has none (a fresh local stack), as a deployer does once
+# after the first deploy. The Secrets Manager emulator keeps nothing between
+# runs while make dev's table does: then the active key's private half is
+# gone, and a new key replaces it at once.
+ensure_signing_key() {
+  local keys
+  keys=$(target/debug/users-admin keys list)
+  if grep -q '^no signing keys' <<<"$keys"; then
+    target/debug/users-admin keys add --activate
+  elif grep -P '\tactive\t.*private half missing' <<<"$keys" >/dev/null; then
+    target/debug/users-admin keys add --activate --force
+  fi
+}
+
 # create_table LOG: creates TABLE_NAME (from the environment) once DynamoDB
 # Local serves requests, which is a moment after it accepts connections.
 create_table() {
@@ -74,18 +98,22 @@ create_table() {
 }
 
 # start_scratch_stack DIR TABLE ISSUER: an in-memory DynamoDB Local with the
-# table created and the SES emulator, on fresh loopback ports (in
-# DYNAMODB_PORT and SES_PORT), their configuration written to DIR/env and
-# exported. Logs go to DIR.
+# table created, the SES emulator and the Secrets Manager emulator holding a
+# signing key, on fresh loopback ports (in DYNAMODB_PORT, SES_PORT and
+# SECRETS_PORT), their configuration written to DIR/env and exported. Logs
+# go to DIR.
 start_scratch_stack() {
-  DYNAMODB_PORT=$(free_port) SES_PORT=$(free_port)
-  write_local_env "$1/env" "$DYNAMODB_PORT" "$SES_PORT" "$2" "$3"
+  DYNAMODB_PORT=$(free_port) SES_PORT=$(free_port) SECRETS_PORT=$(free_port)
+  write_local_env "$1/env" "$DYNAMODB_PORT" "$SES_PORT" "$SECRETS_PORT" "$2" "$3"
   set -a
   # shellcheck source=/dev/null
   source "$1/env"
   set +a
   start_dynamodb "$DYNAMODB_PORT" "$1/dynamodb.log" -inMemory
   start_ses "$SES_PORT" "$1/ses.log"
+  start_secretsmanager "$SECRETS_PORT" "$1/secretsmanager.log"
   wait_for_port "$SES_PORT" "The SES emulator" "$1/ses.log"
+  wait_for_port "$SECRETS_PORT" "The Secrets Manager emulator" "$1/secretsmanager.log"
   create_table "$1/dynamodb.log"
+  ensure_signing_key
 }

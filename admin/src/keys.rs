@@ -5,12 +5,17 @@
 //!   set. It does not sign yet: verifiers that cache the key set (an API
 //!   Gateway JWT authorizer keeps it up to two hours) must see it first.
 //!   `add --activate` also makes it sign, which only the very first key may
-//!   do at once (no verifier can hold an older key set without it).
+//!   do at once (no verifier can hold an older key set without it);
+//!   `add --activate --force` replaces the active key at once, for a key
+//!   that leaked (or, on a local stack, whose private half the in-memory
+//!   emulator lost): tokens it signed then fail at verifiers that have not
+//!   seen the new key set for up to 2 h 10 min.
 //! - `activate KID` makes a published key the one that signs; a key
 //!   published less than 2 h 10 min ago needs `--force`.
 //! - `retire KID` removes a key that no longer signs from both places, once
 //!   every token it signed has expired (its last signing + the access-token
-//!   lifetime + 15 minutes of margin).
+//!   lifetime + 15 minutes of margin); `--force` sooner, for a key that
+//!   leaked, whose tokens must stop working.
 
 use std::process::{Command, Stdio};
 
@@ -39,13 +44,17 @@ impl KeyAdmin<'_> {
     pub async fn execute(&self, args: &[&str]) -> Result<String, Failure> {
         match args {
             ["list"] => self.list().await,
-            ["add"] => self.add(false).await,
-            ["add", "--activate"] => self.add(true).await,
+            ["add"] => self.add(false, false).await,
+            ["add", "--activate"] => self.add(true, false).await,
+            ["add", "--activate", "--force"] => self.add(true, true).await,
             ["activate", kid] => self.activate(kid, false).await,
             ["activate", kid, "--force"] | ["activate", "--force", kid] => {
                 self.activate(kid, true).await
             }
-            ["retire", kid] => self.retire(kid).await,
+            ["retire", kid] => self.retire(kid, false).await,
+            ["retire", kid, "--force"] | ["retire", "--force", kid] => {
+                self.retire(kid, true).await
+            }
             _ => Err(Failure::Usage(format!(
                 "unknown keys command: {}",
                 args.join(" ")
@@ -58,6 +67,7 @@ impl KeyAdmin<'_> {
         if stored.keys.keys.is_empty() {
             return Ok("no signing keys: run users-admin keys add --activate".to_owned());
         }
+        let private = self.vault.keys().await.map_err(store_failure)?;
         let lines: Vec<String> = stored
             .keys
             .keys
@@ -73,15 +83,20 @@ impl KeyAdmin<'_> {
                         key.published_at + AUTHORIZER_KEY_CACHE_SECONDS
                     )
                 };
-                format!("{}\tpublished {}\t{state}", key.kid, key.published_at)
+                let held = if private.iter().any(|held| held.kid == key.kid) {
+                    ""
+                } else {
+                    "\tprivate half missing"
+                };
+                format!("{}\tpublished {}\t{state}{held}", key.kid, key.published_at)
             })
             .collect();
         Ok(lines.join("\n"))
     }
 
-    async fn add(&self, activate: bool) -> Result<String, Failure> {
+    async fn add(&self, activate: bool, force: bool) -> Result<String, Failure> {
         let stored = self.key_set().await?;
-        if activate && stored.keys.active_kid.is_some() {
+        if activate && !force && stored.keys.active_kid.is_some() {
             return Err(Failure::Refused(
                 "a key is active already: add the new key without --activate, and activate it once verifiers have seen it (2 h 10 min)".to_owned(),
             ));
@@ -95,7 +110,12 @@ impl KeyAdmin<'_> {
         let mut published = key.published(self.now);
         if activate {
             published.activated_at = Some(self.now);
-            keys.active_kid = Some(key.kid.clone());
+            let previous = keys.active_kid.replace(key.kid.clone());
+            for key in &mut keys.keys {
+                if Some(&key.kid) == previous.as_ref() {
+                    key.deactivated_at = Some(self.now);
+                }
+            }
         }
         keys.keys.push(published);
         self.replace(&stored, &keys).await?;
@@ -148,7 +168,7 @@ impl KeyAdmin<'_> {
         Ok(format!("key {kid} now signs"))
     }
 
-    async fn retire(&self, kid: &str) -> Result<String, Failure> {
+    async fn retire(&self, kid: &str, force: bool) -> Result<String, Failure> {
         let stored = self.key_set().await?;
         let key = stored
             .keys
@@ -161,9 +181,10 @@ impl KeyAdmin<'_> {
         }
         if let Some(retirable_at) = self.retirable_at(key)
             && self.now < retirable_at
+            && !force
         {
             return Err(Failure::Refused(format!(
-                "tokens key {kid} signed may still be live: retire it from {retirable_at}"
+                "tokens key {kid} signed may still be live: retire it from {retirable_at}, or now with --force (those tokens then stop working)"
             )));
         }
         let mut keys = stored.keys.clone();

@@ -22,11 +22,14 @@ commands:
   demote <email>    take admin rights away from the user with this email
   list              print every user (id, email, name, admin, created_at), oldest first
   keys list         print the token-signing keys and where each is in its life
-  keys add [--activate]
-                    make a new signing key and publish it (--activate: the first key only)
+  keys add [--activate [--force]]
+                    make a new signing key and publish it (--activate: the first key only;
+                    --force: replace the active key at once, e.g. after a leak)
   keys activate <kid> [--force]
                     make a published key sign (--force: before 2 h 10 min have passed)
-  keys retire <kid> remove a key that no longer signs, once its tokens have expired
+  keys retire <kid> [--force]
+                    remove a key that no longer signs, once its tokens have expired
+                    (--force: at once, ending them, e.g. after a leak)
 
 environment: TABLE_NAME; for keys also SIGNING_KEYS_SECRET_ID and
 ACCESS_TOKEN_TTL_SECONDS (as the functions have it, default 900); AWS
