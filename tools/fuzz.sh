@@ -13,7 +13,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 # shellcheck source=tools/local-stack.sh
 source tools/local-stack.sh
 trap stop_local_stack EXIT INT TERM
-start_scratch_stack "$WORK" fuzz user-api-fuzz
+start_scratch_stack "$WORK" fuzz https://fuzz.user-api.test
 API_PORT=$(free_port)
 readonly API_PORT
 
