@@ -226,7 +226,7 @@ impl KeyAdmin<'_> {
 
 /// A new RSA-2048 private key from `openssl genpkey` (PKCS#8 PEM), decoded.
 /// ring, the crypto library of the functions, signs but does not generate RSA keys.
-fn generate_key() -> Result<SigningKey, Failure> {
+pub fn generate_key() -> Result<SigningKey, Failure> {
     let output = Command::new("openssl")
         .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
         .stdin(Stdio::null())

@@ -12,7 +12,7 @@ use accounts::error::cause_chain;
 use accounts::store::{UserStore, schema};
 use signing_keys::KeyVault;
 
-pub use keys::{AUTHORIZER_KEY_CACHE_SECONDS, RETIRE_MARGIN_SECONDS};
+pub use keys::{AUTHORIZER_KEY_CACHE_SECONDS, RETIRE_MARGIN_SECONDS, generate_key};
 
 pub const USAGE: &str = "usage: users-admin <command>
 

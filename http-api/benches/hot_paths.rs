@@ -1,5 +1,5 @@
 //! The work every request repeats, at release settings (`cargo bench -p
-//! shared`): JWT verification, Argon2id at the configured parameters, body
+//! http-api`): RS256 signing and verification, Argon2id at the configured parameters, body
 //! parsing and the user-item mapping. Ids are `group/function`; make bench
 //! reads the Argon2id medians back to judge login and cold starts by them.
 
@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use accounts::domain::{Email, User, UserId, UserName};
 use accounts::store::{stored_user_from_item, user_item};
-use accounts::token::TokenKeys;
-use accounts::{Config, password};
+use accounts::keys::{KeySet, SigningKey};
+use accounts::password;
+use accounts::token::{TokenSigner, TokenVerifier};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_api::http::parse_body;
 use lambda_http::http::header::CONTENT_TYPE;
@@ -18,23 +19,30 @@ use secrecy::SecretString;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn config() -> Config {
-    Config {
-        table_name: "users".to_owned(),
-        jwt_secret: SecretString::from("a-benchmark-secret-of-32-bytes-or-more"),
-        jwt_issuer: "user-api".to_owned(),
-        access_token_ttl_seconds: 3600,
-    }
-}
+const ISSUER: &str = "https://id.example.test";
+/// A test-only key (accounts/testdata), RSA-2048 like the keys users-admin makes.
+const KEY: &[u8] = include_bytes!("../../accounts/testdata/rsa-2048-test-only-1.pk8.der");
 
+/// Signing is what login pays per token; verifying, with the key set
+/// already held, what every authenticated request pays.
 fn jwt(c: &mut Criterion) {
-    let keys = TokenKeys::new(&config());
+    let key = SigningKey::from_pkcs8(KEY.to_vec()).expect("the test key");
+    let keys = KeySet {
+        active_kid: Some(key.kid.clone()),
+        keys: vec![key.published(0)],
+    };
+    let signer = TokenSigner::new("user-api", 900);
+    let verifier = TokenVerifier::new("user-api");
     let user_id = UserId::generate();
-    let issued = keys.issue(&user_id, 0).expect("a token");
+    let issued = signer.issue(&key, ISSUER, &user_id, 0).expect("a token");
     let token = secrecy::ExposeSecret::expose_secret(&issued.token).to_owned();
     let mut group = c.benchmark_group("jwt");
-    group.bench_function("issue", |b| b.iter(|| keys.issue(black_box(&user_id), 0)));
-    group.bench_function("verify", |b| b.iter(|| keys.verify(black_box(&token))));
+    group.bench_function("issue", |b| {
+        b.iter(|| signer.issue(&key, ISSUER, black_box(&user_id), 0))
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| verifier.verify(black_box(&token), &keys, ISSUER))
+    });
     group.finish();
 }
 

@@ -46,10 +46,15 @@ impl PublishedKeys {
     }
 
     pub fn new(keys: KeySet) -> Self {
+        Self::read_ago(keys, Duration::ZERO)
+    }
+
+    /// Keys as if read `age` ago (tests use it to stand in for time passing).
+    pub fn read_ago(keys: KeySet, age: Duration) -> Self {
         Self {
             current: RwLock::new(Snapshot {
                 keys: Arc::new(keys),
-                read_at: Some(Instant::now()),
+                read_at: Some(Instant::now().checked_sub(age).unwrap_or_else(Instant::now)),
             }),
         }
     }

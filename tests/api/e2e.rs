@@ -6,6 +6,15 @@
 
 use serde_json::{Value, json};
 
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::harness::emulators::workspace;
+use crate::harness::forge::hand_made;
+use crate::harness::stack::stack;
 use crate::harness::{NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to};
 
 #[tokio::test]
@@ -23,7 +32,7 @@ async fn register_and_login_through_the_gateway() {
     let login = app.login(&address, PASSWORD).await;
     let body = login.assert_ok();
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["expires_in"], 900);
     app.login(&address, "wrong password here")
         .await
         .assert_error(401, "invalid_credentials");
@@ -187,6 +196,102 @@ async fn list_users_through_the_gateway_needs_an_admin() {
     app.list_users(&token, &[("cursor", "forged")])
         .await
         .assert_error(400, "invalid_cursor");
+}
+
+#[tokio::test]
+async fn the_key_documents_name_the_issuer_and_publish_public_keys_only() {
+    let app = TestApp::behind_gateway().await;
+    let issuer = stack().config.jwt_issuer.clone().expect("the stack's issuer");
+    let discovery = app.discovery().await;
+    let discovery = discovery.assert_ok();
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    assert_eq!(
+        discovery["jwks_uri"],
+        format!("{issuer}/.well-known/jwks.json").as_str()
+    );
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["RS256"]));
+
+    let jwks = app.jwks().await;
+    let keys = jwks.assert_ok()["keys"].as_array().expect("a key list");
+    assert_eq!(keys.len(), 1);
+    let mut members: Vec<&String> = keys[0].as_object().unwrap().keys().collect();
+    members.sort();
+    assert_eq!(members, ["alg", "e", "kid", "kty", "n", "use"]);
+    assert_eq!(keys[0]["kid"], stack().key_set.keys[0].kid.as_str());
+
+    let token = app.registered_token(&app.email("kid")).await;
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["kid"], keys[0]["kid"]);
+}
+
+/// Verifies `token` with PyJWT, as another service's JWT authorizer would
+/// (tests/verify_with_pyjwt.py): the claims, or why it was refused.
+fn verify_independently(token: &str, issuer: &str, audience: &str) -> Result<Value, String> {
+    let python = workspace().join(".venv/bin/python");
+    assert!(python.is_file(), "{} is missing: run `make test`", python.display());
+    let mut child = Command::new(python)
+        .arg(workspace().join("tests/verify_with_pyjwt.py"))
+        .args([issuer, audience])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    match output.status.code() {
+        Some(0) => Ok(serde_json::from_str(&stdout).expect("the claims as JSON")),
+        Some(1) => Err(stdout),
+        _ => panic!(
+            "the verifier failed to run: {stdout} {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+#[tokio::test]
+async fn an_independent_verifier_accepts_the_tokens_through_discovery_and_refuses_forgeries() {
+    let app = TestApp::behind_gateway().await;
+    let issuer = stack().config.jwt_issuer.clone().expect("the stack's issuer");
+    let audience = stack().config.jwt_audience.clone();
+    let token = app.registered_token(&app.email("pyjwt")).await;
+
+    let claims = verify_independently(&token, &issuer, &audience).expect("PyJWT accepts the token");
+    assert_eq!(claims["sub"], app.user_id(&token).await.as_str());
+    assert_eq!(claims["iss"], issuer.as_str());
+
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let mut tampered = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    tampered[0] ^= 1;
+    let tampered = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tampered));
+    let refused = verify_independently(&tampered, &issuer, &audience).unwrap_err();
+    assert!(refused.contains("InvalidSignatureError"), "{refused}");
+
+    let refused = verify_independently(&token, &issuer, "another-api").unwrap_err();
+    assert!(refused.contains("InvalidAudienceError"), "{refused}");
+
+    let jwks = app.jwks().await;
+    let public = jwks.body["keys"][0].to_string();
+    let payload: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let header = json!({"alg": "HS256", "typ": "JWT", "kid": jwks.body["keys"][0]["kid"]});
+    let hs256 = hand_made(&header, &payload, public.as_bytes());
+    assert!(verify_independently(&hs256, &issuer, &audience).is_err());
+    app.get_user(&hs256).await.assert_error(401, "invalid_token");
 }
 
 /// The JSON log lines every function process has written so far.

@@ -109,6 +109,19 @@ async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
     check("logout", "logout.json", &token, "", 200);
     let token = app.token_for(EMAIL, NEW_PASSWORD).await;
     check("delete-user", "delete-user.json", &token, "", 200);
+    let discovery = check(
+        "well-known",
+        "well-known-openid-configuration.json",
+        "",
+        "",
+        200,
+    );
+    assert_eq!(
+        discovery["issuer"].as_str(),
+        stack().config.jwt_issuer.as_deref()
+    );
+    let jwks = check("well-known", "well-known-jwks.json", "", "", 200);
+    assert_eq!(jwks["keys"][0]["kid"], stack().key_set.keys[0].kid.as_str());
 
     let files: BTreeSet<String> = std::fs::read_dir(workspace().join("events"))
         .expect("the events folder")

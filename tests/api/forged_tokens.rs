@@ -3,14 +3,19 @@
 //! changes nothing.
 
 use accounts::clock::unix_now;
+use accounts::keys::SigningKey;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use std::time::Duration;
+
+use http_api::keys::PublishedKeys;
 use lambda_http::Body;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::harness::{NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to};
+use crate::harness::forge::hand_made;
+use crate::harness::keys::run_key;
+use crate::harness::{ISSUER, NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to};
 
 /// An app with one admin user; returns it, the user's id and email.
 async fn app_with_user() -> (TestApp, String, String) {
@@ -25,39 +30,34 @@ async fn app_with_user() -> (TestApp, String, String) {
 /// Claims that would be accepted, for the given user.
 fn valid_claims(user_id: &str) -> Value {
     let now = unix_now();
-    json!({"sub": user_id, "iat": now, "exp": now + 600, "jti": "forged", "iss": "user-api", "ver": 0})
+    json!({"iss": ISSUER, "aud": "user-api", "sub": user_id, "iat": now, "exp": now + 600, "jti": "forged", "ver": 0})
 }
 
-fn secret(app: &TestApp) -> Vec<u8> {
-    app.state
-        .config
-        .jwt_secret
-        .expose_secret()
-        .as_bytes()
-        .to_vec()
-}
-
-fn sign(claims: &Value, algorithm: Algorithm, secret: &[u8]) -> String {
+/// An RS256 token signed with `key`, its header naming `kid`.
+fn sign(claims: &Value, key: &SigningKey, kid: Option<&str>) -> String {
     accounts::token::crypto::install();
-    jsonwebtoken::encode(
-        &Header::new(algorithm),
-        claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .unwrap()
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, &key.encoding_key()).unwrap()
 }
 
-/// A token with any header, HMAC-SHA256-signed with `secret`: what an
-/// attacker who relabels the algorithm would send.
-fn hand_made(header: &Value, claims: &Value, secret: &[u8]) -> String {
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-    let signature = URL_SAFE_NO_PAD.encode(ring::hmac::sign(&key, input.as_bytes()));
-    format!("{input}.{signature}")
+/// Signed with the app's own key under its own kid: what the API issues.
+fn sign_valid(claims: &Value) -> String {
+    let key = run_key();
+    sign(claims, key, Some(&key.kid))
+}
+
+/// What a key-confusion attacker would use as an HMAC secret: the published
+/// key in every form a verifier might hand to HMAC.
+async fn public_key_forms(app: &TestApp) -> Vec<Vec<u8>> {
+    let jwks = app.jwks().await;
+    let key = &jwks.body["keys"][0];
+    vec![
+        jwks.text.as_bytes().to_vec(),
+        key.to_string().into_bytes(),
+        key["n"].as_str().unwrap().as_bytes().to_vec(),
+        URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap(),
+    ]
 }
 
 /// Sends `authorization` (a whole header value) to every authenticated route.
@@ -91,58 +91,89 @@ async fn assert_token_refused(app: &TestApp, token: &str) {
 #[tokio::test]
 async fn an_unsigned_token_with_alg_none_is_refused() {
     let (app, user_id, _) = app_with_user().await;
-    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let header = URL_SAFE_NO_PAD.encode(format!(
+        r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#,
+        run_key().kid
+    ));
     let claims = URL_SAFE_NO_PAD.encode(valid_claims(&user_id).to_string());
     assert_token_refused(&app, &format!("{header}.{claims}.")).await;
 }
 
 #[tokio::test]
-async fn tokens_signed_with_the_right_secret_under_another_hmac_algorithm_are_refused() {
+async fn hs256_tokens_signed_with_the_public_key_as_the_secret_are_refused() {
     let (app, user_id, _) = app_with_user().await;
-    for algorithm in [Algorithm::HS384, Algorithm::HS512] {
-        assert_token_refused(
-            &app,
-            &sign(&valid_claims(&user_id), algorithm, &secret(&app)),
+    for secret in public_key_forms(&app).await {
+        for alg in ["HS256", "RS256"] {
+            let header = json!({"alg": alg, "typ": "JWT", "kid": run_key().kid});
+            assert_token_refused(&app, &hand_made(&header, &valid_claims(&user_id), &secret))
+                .await;
+        }
+        let mut header = Header::new(Algorithm::HS512);
+        header.kid = Some(run_key().kid.clone());
+        accounts::token::crypto::install();
+        let token = jsonwebtoken::encode(
+            &header,
+            &valid_claims(&user_id),
+            &EncodingKey::from_secret(&secret),
         )
-        .await;
+        .unwrap();
+        assert_token_refused(&app, &token).await;
     }
 }
 
 #[tokio::test]
-async fn tokens_labelled_rs256_or_es256_but_hmac_signed_with_the_secret_are_refused() {
+async fn a_token_signed_by_the_api_key_is_accepted() {
+    // Guards the tests here: with the app's key, kid and claims the forgery
+    // is accepted, so each refusal is about the one thing it changes.
     let (app, user_id, _) = app_with_user().await;
-    for alg in ["RS256", "ES256"] {
-        let header = json!({"alg": alg, "typ": "JWT"});
-        assert_token_refused(
-            &app,
-            &hand_made(&header, &valid_claims(&user_id), &secret(&app)),
-        )
-        .await;
+    app.get_user(&sign_valid(&valid_claims(&user_id)))
+        .await
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn a_token_signed_with_another_key_is_refused_whichever_kid_it_names() {
+    let (app, user_id, _) = app_with_user().await;
+    let other = users_admin::generate_key().unwrap();
+    let claims = valid_claims(&user_id);
+    for kid in [Some(other.kid.as_str()), Some(run_key().kid.as_str()), None] {
+        assert_token_refused(&app, &sign(&claims, &other, kid)).await;
     }
 }
 
 #[tokio::test]
-async fn the_hand_made_signer_makes_tokens_the_api_accepts() {
-    // Guards the two tests above: with the real algorithm the same forgery
-    // is accepted, so their refusals are about the algorithm alone.
-    let (app, user_id, _) = app_with_user().await;
-    let token = hand_made(
-        &json!({"alg": "HS256", "typ": "JWT"}),
-        &valid_claims(&user_id),
-        &secret(&app),
-    );
-    app.get_user(&token).await.assert_ok();
-}
+async fn an_unknown_kid_is_refused_until_the_key_set_is_read_again_at_most_every_30_seconds() {
+    let (mut app, user_id, _) = app_with_user().await;
+    // A second key, published after the handlers read the key set.
+    let newer = users_admin::generate_key().unwrap();
+    let stored = app.state.store.key_set().await.unwrap();
+    let mut keys = stored.keys.clone();
+    keys.keys.push(newer.published(unix_now()));
+    assert!(app.state.store.replace_key_set(&stored, &keys).await.unwrap());
+    let token = sign(&valid_claims(&user_id), &newer, Some(&newer.kid));
+    let key_set_reads = |app: &TestApp| {
+        app.dynamodb_calls
+            .take()
+            .iter()
+            .flat_map(|call| &call.accesses)
+            .filter(|access| access.pk == "KEYS")
+            .count()
+    };
 
-#[tokio::test]
-async fn a_token_signed_with_another_secret_is_refused() {
-    let (app, user_id, _) = app_with_user().await;
-    let token = sign(
-        &valid_claims(&user_id),
-        Algorithm::HS256,
-        b"another-secret-of-at-least-32-bytes!!",
-    );
+    // Read a moment ago: an unknown kid is refused without another read.
+    app.dynamodb_calls.take();
     assert_token_refused(&app, &token).await;
+    assert_eq!(key_set_reads(&app), 0);
+
+    // Read 31 s ago: the unknown kid makes the handler read the set again,
+    // once, and the new key is then known.
+    app.state.keys = PublishedKeys::read_ago(stored.keys, Duration::from_secs(31));
+    app.get_user(&token).await.assert_ok();
+    app.get_user(&token).await.assert_ok();
+    assert_eq!(key_set_reads(&app), 1);
+    let made_up = sign(&valid_claims(&user_id), run_key(), Some("made-up"));
+    app.get_user(&made_up).await.assert_error(401, "invalid_token");
+    assert_eq!(key_set_reads(&app), 0, "a made-up kid within 30 s costs no read");
 }
 
 #[tokio::test]
@@ -151,7 +182,7 @@ async fn an_expired_token_is_refused() {
     let mut claims = valid_claims(&user_id);
     claims["iat"] = json!(unix_now() - 7200);
     claims["exp"] = json!(unix_now() - 3600);
-    assert_token_refused(&app, &sign(&claims, Algorithm::HS256, &secret(&app))).await;
+    assert_token_refused(&app, &sign_valid(&claims)).await;
 }
 
 #[tokio::test]
@@ -159,25 +190,31 @@ async fn a_token_not_valid_before_a_future_time_is_refused() {
     let (app, user_id, _) = app_with_user().await;
     let mut claims = valid_claims(&user_id);
     claims["nbf"] = json!(unix_now() + 3600);
-    assert_token_refused(&app, &sign(&claims, Algorithm::HS256, &secret(&app))).await;
+    assert_token_refused(&app, &sign_valid(&claims)).await;
 }
 
 #[tokio::test]
-async fn tokens_missing_sub_exp_or_jti_are_refused() {
+async fn tokens_missing_a_required_claim_are_refused() {
     let (app, user_id, _) = app_with_user().await;
-    for claim in ["sub", "exp", "jti"] {
+    for claim in ["iss", "aud", "sub", "iat", "exp", "jti", "ver"] {
         let mut claims = valid_claims(&user_id);
         claims.as_object_mut().unwrap().remove(claim);
-        assert_token_refused(&app, &sign(&claims, Algorithm::HS256, &secret(&app))).await;
+        assert_token_refused(&app, &sign_valid(&claims)).await;
     }
 }
 
 #[tokio::test]
-async fn a_token_of_another_issuer_is_refused() {
+async fn a_token_of_another_issuer_or_for_another_audience_is_refused() {
     let (app, user_id, _) = app_with_user().await;
-    let mut claims = valid_claims(&user_id);
-    claims["iss"] = json!("someone-else");
-    assert_token_refused(&app, &sign(&claims, Algorithm::HS256, &secret(&app))).await;
+    for (claim, value) in [
+        ("iss", "https://evil.example.test"),
+        ("iss", "https://id.example.test/"),
+        ("aud", "another-api"),
+    ] {
+        let mut claims = valid_claims(&user_id);
+        claims[claim] = json!(value);
+        assert_token_refused(&app, &sign_valid(&claims)).await;
+    }
 }
 
 #[tokio::test]

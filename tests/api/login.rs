@@ -12,7 +12,7 @@ async fn login_with_the_right_password_returns_a_bearer_token() {
     assert_eq!(response.status, 200, "{}", response.text);
     assert_eq!(response.body["message"], "Login successful");
     assert_eq!(response.body["token_type"], "Bearer");
-    assert_eq!(response.body["expires_in"], 3600);
+    assert_eq!(response.body["expires_in"], 900);
     let token = response.body["token"].as_str().unwrap();
     assert_eq!(token.split('.').count(), 3, "a JWT has three parts");
 }

@@ -229,4 +229,57 @@ async fn every_dynamodb_request_of_every_route_is_within_its_functions_grants() 
     app.dynamodb_calls.take();
     app.delete_user(&ada_token).await.assert_ok();
     assert_allowed(&app, "delete-user");
+
+    app.discovery().await.assert_ok();
+    app.jwks().await.assert_ok();
+    assert_allowed(&app, "well-known");
+}
+
+/// The functions that sign tokens: the only ones that may read the secret
+/// with the private keys.
+const SIGNERS: [&str; 1] = ["login"];
+
+#[test]
+fn only_the_signing_functions_may_read_the_private_keys() {
+    let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
+    let template: Yaml = serde_norway::from_str(&text).unwrap();
+    let mut signers = BTreeSet::new();
+    for resource in template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .values()
+        .filter(|resource| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
+    {
+        let function = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("a binary name");
+        let statements: Vec<&Yaml> = resource["Properties"]["Policies"]
+            .as_sequence()
+            .expect("Policies")
+            .iter()
+            .flat_map(|policy| policy["Statement"].as_sequence().expect("Statement"))
+            .filter(|statement| {
+                strings(&statement["Action"])
+                    .iter()
+                    .any(|action| action.starts_with("secretsmanager:"))
+            })
+            .collect();
+        let variable = &resource["Properties"]["Environment"]["Variables"]["SIGNING_KEYS_SECRET_ID"];
+        if statements.is_empty() {
+            assert!(variable.is_null(), "{function} names the key secret but may not read it");
+            continue;
+        }
+        assert_eq!(statements.len(), 1, "{function}: {statements:?}");
+        assert_eq!(
+            strings(&statements[0]["Action"]),
+            ["secretsmanager:GetSecretValue"],
+            "{function} may only read the key secret"
+        );
+        let resource_text = format!("{:?}", statements[0]["Resource"]);
+        assert!(resource_text.contains("SigningKeys"), "{function}: {resource_text}");
+        assert!(format!("{variable:?}").contains("SigningKeys"), "{function}: {variable:?}");
+        signers.insert(function.to_owned());
+    }
+    assert_eq!(signers, BTreeSet::from(SIGNERS.map(str::to_owned)));
+    assert!(!text.to_lowercase().contains("jwt_secret"));
 }

@@ -11,23 +11,31 @@
 use std::collections::HashMap;
 
 use accounts::Config;
+use accounts::config::{DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE};
 use accounts::error::cause_chain;
+use accounts::keys::KeySet;
 use accounts::store::{UserStore, schema};
+use accounts::token::TokenSigner;
 use http_api::AppState;
+use http_api::keys::PublishedKeys;
+use login::LoginState;
+use signing_keys::Signer;
 use lambda_http::{Body, Request, RequestExt};
 use mailer::Mailer;
 use request_password_reset::ResetRequestState;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::dynamodb_calls::CallLog;
 use super::emulators::{emulators, sdk_config};
 use super::http_client;
+use super::keys;
 use super::response::TestResponse;
 use super::route::Route;
 use super::stack::stack;
 
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The in-process apps' issuer (the stack's is its own address).
+pub const ISSUER: &str = "https://id.example.test";
 pub const NEW_PASSWORD: &str = "a brand new passphrase";
 
 pub struct TestApp {
@@ -38,10 +46,22 @@ pub struct TestApp {
     /// `snapshot` and the other direct reads and edits) sent.
     pub dynamodb_calls: CallLog,
     pub table: String,
+    /// The secret that holds this app's private signing key.
+    pub secret_id: String,
+    /// The key set its handlers start with (in the table too).
+    pub key_set: KeySet,
+    pub login_state: LoginState,
     transport: Transport,
     /// Makes this test's email addresses unique in the SES emulator, whose
     /// mailbox every test of the run shares, and on the stack's shared table.
     tag: String,
+}
+
+/// What a deployment is configured with.
+struct Deployment {
+    config: Config,
+    secret_id: String,
+    key_set: KeySet,
 }
 
 #[derive(Clone)]
@@ -69,15 +89,19 @@ impl TestApp {
             });
         let config = Config {
             table_name: table,
-            jwt_secret: SecretString::from(format!(
-                "test-secret-{}",
-                uuid::Uuid::new_v4().simple()
-            )),
-            jwt_issuer: "user-api".into(),
-            access_token_ttl_seconds: 3600,
+            jwt_issuer: Some(ISSUER.to_owned()),
+            jwt_audience: DEFAULT_JWT_AUDIENCE.to_owned(),
+            access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
         };
+        let secret_id = format!("signing-keys-{tag}");
+        let store = UserStore::new(dynamodb.clone(), &config.table_name);
+        let key_set = keys::install_run_key(&store, &secret_id).await;
         Self::assemble(
-            config,
+            Deployment {
+                config,
+                secret_id,
+                key_set,
+            },
             dynamodb,
             &emulators.dynamodb_endpoint,
             &emulators.ses_endpoint,
@@ -96,7 +120,11 @@ impl TestApp {
         let dynamodb =
             aws_sdk_dynamodb::Client::new(&sdk_config(&emulators.dynamodb_endpoint).await);
         Self::assemble(
-            stack.config.clone(),
+            Deployment {
+                config: stack.config.clone(),
+                secret_id: stack.secret_id.clone(),
+                key_set: stack.key_set.clone(),
+            },
             dynamodb,
             &emulators.dynamodb_endpoint,
             &emulators.ses_endpoint,
@@ -115,7 +143,11 @@ impl TestApp {
             "only in-process handlers can be pointed elsewhere"
         );
         Self::assemble(
-            self.state.config.clone(),
+            Deployment {
+                config: self.state.config.clone(),
+                secret_id: self.secret_id.clone(),
+                key_set: self.key_set.clone(),
+            },
             self.dynamodb.clone(),
             dynamodb_endpoint,
             ses_endpoint,
@@ -126,13 +158,18 @@ impl TestApp {
     }
 
     async fn assemble(
-        config: Config,
+        deployment: Deployment,
         dynamodb: aws_sdk_dynamodb::Client,
         dynamodb_endpoint: &str,
         ses_endpoint: &str,
         transport: Transport,
         tag: String,
     ) -> Self {
+        let Deployment {
+            config,
+            secret_id,
+            key_set,
+        } = deployment;
         let aws = sdk_config(dynamodb_endpoint).await;
         let table = config.table_name.clone();
         let dynamodb_calls = CallLog::default();
@@ -150,12 +187,31 @@ impl TestApp {
             ),
             token_ttl_seconds: 1800,
         };
+        let tokens = TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds);
+        let signer = Signer::load(keys::vault(&secret_id).await, tokens)
+            .await
+            .unwrap_or_else(|error| panic!("reading the test signing key: {error:?}"));
+        let login_state = LoginState {
+            app: AppState::new(
+                config.clone(),
+                handlers_dynamodb.clone(),
+                PublishedKeys::new(key_set.clone()),
+            ),
+            signer,
+        };
         Self {
-            state: AppState::new(config, handlers_dynamodb),
+            state: AppState::new(
+                config,
+                handlers_dynamodb,
+                PublishedKeys::new(key_set.clone()),
+            ),
             reset_state,
             dynamodb,
             dynamodb_calls,
             table,
+            secret_id,
+            key_set,
+            login_state,
             transport,
             tag,
         }
@@ -180,14 +236,14 @@ impl TestApp {
                     })
                     .collect();
                 let body: &[u8] = request.body().as_ref();
-                http_client::request(
+                let response = http_client::request(
                     route.method().as_str(),
                     base,
                     &route.path_and_query(),
                     &headers,
                     body,
-                )
-                .into()
+                );
+                TestResponse::from_http(response, route.cache_control())
             }
         }
     }
@@ -195,7 +251,7 @@ impl TestApp {
     async fn call_handler(&self, route: &Route, request: Request) -> TestResponse {
         let response = match route {
             Route::Register => register::handler(&self.state, request).await,
-            Route::Login => login::handler(&self.state, request).await,
+            Route::Login => login::handler(&self.login_state, request).await,
             Route::Logout => logout::handler(&self.state, request).await,
             Route::RequestReset => {
                 request_password_reset::handler(&self.reset_state, request).await
@@ -205,10 +261,16 @@ impl TestApp {
             Route::UpdateUser => update_user::handler(&self.state, request).await,
             Route::DeleteUser => delete_user::handler(&self.state, request).await,
             Route::ListUsers(_) => list_users::handler(&self.state, request).await,
+            Route::Discovery | Route::Jwks => well_known::handler(&self.state, request).await,
         }
         .expect("handlers answer every request with a response, never an Err");
         let text = String::from_utf8(response.body().to_vec()).expect("responses are UTF-8");
-        TestResponse::new(response.status().as_u16(), response.headers().clone(), text)
+        TestResponse::new(
+            response.status().as_u16(),
+            response.headers().clone(),
+            text,
+            route.cache_control(),
+        )
     }
 
     /// A request to `route` with the given headers and raw body, carrying the
@@ -288,6 +350,16 @@ impl TestApp {
         self.token_for(email, PASSWORD).await
     }
 
+    /// `GET /.well-known/openid-configuration`.
+    pub async fn discovery(&self) -> TestResponse {
+        self.send(&Route::Discovery, None, &Value::Null).await
+    }
+
+    /// `GET /.well-known/jwks.json`.
+    pub async fn jwks(&self) -> TestResponse {
+        self.send(&Route::Jwks, None, &Value::Null).await
+    }
+
     pub async fn get_user(&self, token: &str) -> TestResponse {
         self.send(&Route::GetUser, Some(token), &Value::Null).await
     }
@@ -338,7 +410,13 @@ impl TestApp {
 
     /// Runs a `users-admin` command against this test's table.
     pub async fn admin(&self, args: &[&str]) -> Result<String, users_admin::Failure> {
-        users_admin::execute(args, &self.dynamodb, &self.table).await
+        let admin = users_admin::Admin {
+            dynamodb: self.dynamodb.clone(),
+            table: self.table.clone(),
+            vault: Some(keys::vault(&self.secret_id).await),
+            access_token_ttl_seconds: self.state.config.access_token_ttl_seconds,
+        };
+        users_admin::execute(args, &admin).await
     }
 }
 

@@ -1,4 +1,5 @@
-//! DynamoDB Local and the SES emulator, started once per test run on free
+//! DynamoDB Local, the SES emulator and the Secrets Manager emulator (moto),
+//! started once per test run on free
 //! loopback ports and killed when the test process ends, however it ends.
 //!
 //! Every process a test starts goes through `spawn_kept`, which sets the
@@ -22,6 +23,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Emulators {
     pub dynamodb_endpoint: String,
     pub ses_endpoint: String,
+    pub secretsmanager_endpoint: String,
 }
 
 /// The emulators of this test run, started by the first test that asks.
@@ -84,6 +86,12 @@ fn start_all() -> Emulators {
         "the SES emulator",
         &logs.join("ses.log"),
     );
+    let secretsmanager_port = free_port();
+    let secretsmanager = spawn(
+        emulator_command("secretsmanager", secretsmanager_port, &[]),
+        "the Secrets Manager emulator",
+        &logs.join("secretsmanager.log"),
+    );
 
     // Jetty accepts connections before DynamoDB Local can serve them: ready
     // means a ListTables call through the SDK succeeds.
@@ -101,9 +109,16 @@ fn start_all() -> Emulators {
         &logs.join("ses.log"),
         |address| answers_200(&format!("http://{address}"), "/health-check"),
     );
+    wait_until_listening(
+        secretsmanager,
+        secretsmanager_port,
+        "the Secrets Manager emulator",
+        &logs.join("secretsmanager.log"),
+    );
     Emulators {
         dynamodb_endpoint: format!("http://127.0.0.1:{dynamodb_port}"),
         ses_endpoint: format!("http://127.0.0.1:{ses_port}"),
+        secretsmanager_endpoint: format!("http://127.0.0.1:{secretsmanager_port}"),
     }
 }
 

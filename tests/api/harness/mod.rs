@@ -5,14 +5,16 @@
 pub mod app;
 pub mod dynamodb_calls;
 pub mod emulators;
+pub mod forge;
 pub mod http_client;
+pub mod keys;
 pub mod mailbox;
 pub mod response;
 pub mod route;
 pub mod stack;
 mod table;
 
-pub use app::{NEW_PASSWORD, PASSWORD, TestApp};
+pub use app::{ISSUER, NEW_PASSWORD, PASSWORD, TestApp};
 pub use mailbox::{emails_to, reset_token_sent_to};
 pub use response::TestResponse;
 pub use route::Route;

@@ -14,10 +14,10 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
-    /// Every answer of the API is JSON with the standard headers; anything
-    /// else fails the test here.
+    /// Every answer of the API is JSON with the standard headers (and the
+    /// route's `Cache-Control`); anything else fails the test here.
     #[track_caller]
-    pub fn new(status: u16, headers: HeaderMap, text: String) -> Self {
+    pub fn new(status: u16, headers: HeaderMap, text: String, cache_control: &str) -> Self {
         let body = serde_json::from_str(&text)
             .unwrap_or_else(|error| panic!("response is not JSON ({error}): {text:?}"));
         let response = Self {
@@ -26,7 +26,7 @@ impl TestResponse {
             text,
             body,
         };
-        response.assert_standard_headers();
+        response.assert_standard_headers(cache_control);
         response
     }
 
@@ -71,7 +71,7 @@ impl TestResponse {
     }
 
     #[track_caller]
-    fn assert_standard_headers(&self) {
+    fn assert_standard_headers(&self, cache_control: &str) {
         assert_eq!(
             self.header("content-type"),
             Some("application/json"),
@@ -87,9 +87,9 @@ impl TestResponse {
     }
 }
 
-impl From<HttpResponse> for TestResponse {
+impl TestResponse {
     #[track_caller]
-    fn from(response: HttpResponse) -> Self {
+    pub fn from_http(response: HttpResponse, cache_control: &str) -> Self {
         let mut headers = HeaderMap::new();
         for (name, value) in &response.headers {
             headers.append(
@@ -97,6 +97,6 @@ impl From<HttpResponse> for TestResponse {
                 HeaderValue::try_from(value.as_str()).expect("a valid header value"),
             );
         }
-        Self::new(response.status, headers, response.body)
+        Self::new(response.status, headers, response.body, cache_control)
     }
 }

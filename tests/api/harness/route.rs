@@ -14,6 +14,8 @@ pub enum Route {
     UpdateUser,
     DeleteUser,
     ListUsers(Vec<(&'static str, String)>),
+    Discovery,
+    Jwks,
 }
 
 impl Route {
@@ -24,7 +26,7 @@ impl Route {
             | Route::Logout
             | Route::RequestReset
             | Route::ResetPassword(_) => Method::POST,
-            Route::GetUser | Route::ListUsers(_) => Method::GET,
+            Route::GetUser | Route::ListUsers(_) | Route::Discovery | Route::Jwks => Method::GET,
             Route::UpdateUser => Method::PUT,
             Route::DeleteUser => Method::DELETE,
         }
@@ -41,6 +43,8 @@ impl Route {
             Route::ResetPassword(token) => path(&format!("reset_password/{token}")),
             Route::GetUser | Route::UpdateUser | Route::DeleteUser => path("user"),
             Route::ListUsers(_) => path("users"),
+            Route::Discovery => "/.well-known/openid-configuration".to_owned(),
+            Route::Jwks => "/.well-known/jwks.json".to_owned(),
         }
     }
 
@@ -68,6 +72,15 @@ impl Route {
             target.push_str(&format!("{name}={value}"));
         }
         target
+    }
+
+    /// What every answer of the route says in `Cache-Control`: the key
+    /// documents may be cached by anyone, nothing else by anyone.
+    pub fn cache_control(&self) -> &'static str {
+        match self {
+            Route::Discovery | Route::Jwks => "public, max-age=600",
+            _ => "no-store",
+        }
     }
 
     /// The five routes that take a bearer token, each with a body it accepts.

@@ -1,6 +1,6 @@
 //! The real function binaries behind `cargo lambda watch`, for black-box
 //! tests: watch serves the Lambda runtime API and the `/v1/api/...` routes of
-//! the workspace router (`--only-lambda-apis`), and each of the nine release
+//! the workspace router (`--only-lambda-apis`), and each of the release
 //! candidates (`target/debug/<function>`, built by `make test` before the
 //! tests run) polls it as it would poll Lambda. Configuration reaches them
 //! through the environment, exactly as on Lambda.
@@ -10,14 +10,17 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 
 use accounts::Config;
-use secrecy::{ExposeSecret, SecretString};
+use accounts::config::{DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE};
+use accounts::keys::KeySet;
+
+use super::keys::install_run_key;
 
 use super::emulators::{
     emulators, free_port, log_dir, require_installed, sdk_config, spawn, wait_until_listening,
     workspace,
 };
 
-pub const FUNCTIONS: [&str; 9] = [
+pub const FUNCTIONS: [&str; 10] = [
     "register",
     "login",
     "logout",
@@ -27,14 +30,18 @@ pub const FUNCTIONS: [&str; 9] = [
     "update-user",
     "delete-user",
     "list-users",
+    "well-known",
 ];
 
 pub struct Stack {
     /// `http://127.0.0.1:<port>`: the API and the Lambda invoke endpoint.
     pub base: String,
     pub port: u16,
-    /// What the binaries are configured with (table, token secret, issuer).
+    /// What the binaries are configured with (table, issuer, audience).
     pub config: Config,
+    /// The secret with the signing key, and the key set that publishes it.
+    pub secret_id: String,
+    pub key_set: KeySet,
     /// Kept, not waited on: they run until the test process exits and the
     /// kernel kills them.
     _functions: Vec<Child>,
@@ -54,15 +61,17 @@ pub fn stack() -> &'static Stack {
 
 fn start() -> Stack {
     let emulators = emulators();
+    let port = free_port();
     let config = Config {
         table_name: format!("e2e-{}", uuid::Uuid::new_v4().simple()),
-        jwt_secret: SecretString::from(format!("e2e-secret-{}", uuid::Uuid::new_v4().simple())),
-        jwt_issuer: "user-api-e2e".into(),
-        access_token_ttl_seconds: 3600,
+        // The stack's own address: discovery and JWKS are served there.
+        jwt_issuer: Some(format!("http://127.0.0.1:{port}")),
+        jwt_audience: DEFAULT_JWT_AUDIENCE.to_owned(),
+        access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
     };
-    create_table(&emulators.dynamodb_endpoint, &config.table_name);
+    let secret_id = format!("e2e-signing-keys-{}", uuid::Uuid::new_v4().simple());
+    let key_set = create_table(&config.table_name, &secret_id);
     let logs = log_dir();
-    let port = free_port();
     let runtime_api = format!("http://127.0.0.1:{port}/.rt");
 
     let mut watch = Command::new(cargo_lambda());
@@ -113,9 +122,14 @@ fn start() -> Stack {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_ENDPOINT_URL_DYNAMODB", &emulators.dynamodb_endpoint)
             .env("AWS_ENDPOINT_URL_SES", &emulators.ses_endpoint)
+            .env(
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+                &emulators.secretsmanager_endpoint,
+            )
             .env("TABLE_NAME", &config.table_name)
-            .env("JWT_SECRET", config.jwt_secret.expose_secret())
-            .env("JWT_ISSUER", &config.jwt_issuer)
+            .env("SIGNING_KEYS_SECRET_ID", &secret_id)
+            .env("JWT_ISSUER", config.jwt_issuer.as_deref().unwrap_or_default())
+            .env("JWT_AUDIENCE", &config.jwt_audience)
             .env(
                 "ACCESS_TOKEN_TTL_SECONDS",
                 config.access_token_ttl_seconds.to_string(),
@@ -129,6 +143,8 @@ fn start() -> Stack {
         base: format!("http://127.0.0.1:{port}"),
         port,
         config,
+        secret_id,
+        key_set,
         _functions: functions,
     }
 }
@@ -139,29 +155,31 @@ pub fn function_log(function: &str) -> PathBuf {
 }
 
 /// This runs once, inside whichever test's runtime asks first, which cannot
-/// be blocked on: the table is made on a thread and runtime of its own (and
-/// the client, whose connections belong to that runtime, goes with it).
-fn create_table(endpoint: &str, table: &str) {
-    let (endpoint, table) = (endpoint.to_owned(), table.to_owned());
-    std::thread::spawn(move || create_table_now(&endpoint, &table))
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-}
-
-fn create_table_now(endpoint: &str, table: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime for creating the table");
-    runtime.block_on(async {
-        let client = aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await);
-        accounts::store::schema::create_table(&client, table)
-            .await
-            .unwrap_or_else(|error| {
-                panic!(
-                    "creating the e2e table failed: {}",
-                    accounts::error::cause_chain(error.as_ref())
-                )
-            });
-    });
+/// be blocked on: the table and the signing key are made on a thread and
+/// runtime of their own (and the clients, whose connections belong to that
+/// runtime, go with it).
+fn create_table(table: &str, secret_id: &str) -> KeySet {
+    let (table, secret_id) = (table.to_owned(), secret_id.to_owned());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for creating the table");
+        runtime.block_on(async {
+            let endpoint = &emulators().dynamodb_endpoint;
+            let client = aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await);
+            accounts::store::schema::create_table(&client, &table)
+                .await
+                .unwrap_or_else(|error| {
+                    panic!(
+                        "creating the e2e table failed: {}",
+                        accounts::error::cause_chain(error.as_ref())
+                    )
+                });
+            let store = accounts::store::UserStore::new(client, &table);
+            install_run_key(&store, &secret_id).await
+        })
+    })
+    .join()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }

@@ -18,7 +18,9 @@ use std::process::ExitCode;
 
 use accounts::domain::{Email, User, UserName};
 use accounts::store::{NewUser, StoredUser, UserStore};
-use accounts::token::TokenKeys;
+use accounts::keys::SigningKey;
+use accounts::token::TokenSigner;
+use signing_keys::KeyVault;
 use accounts::{ApiError, Config, password, reset_token};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -55,7 +57,21 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let aws = accounts::sdk::defaults().load().await;
     let store = UserStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name);
-    let tokens = TokenKeys::new(&config);
+    // Tokens as login issues them: the active key from the local secret.
+    let published = store.key_set().await?.keys;
+    let active = published.active_kid.clone().ok_or("no active signing key")?;
+    let key = KeyVault::new(&aws, &signing_keys::secret_id_from_env()?)
+        .keys()
+        .await?
+        .into_iter()
+        .find(|key| key.kid == active)
+        .ok_or("the active key is not in the secret")?;
+    let issuer = config.jwt_issuer.clone().ok_or("set JWT_ISSUER")?;
+    let tokens = Tokens {
+        signer: TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds),
+        key,
+        issuer,
+    };
     let hash = password::hash(SecretString::from(PASSWORD)).await?;
     // Several runs may share a table: every address is new.
     let run = uuid_fragment();
@@ -112,8 +128,19 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     }))
 }
 
-fn issue(keys: &TokenKeys, user: &User) -> Result<String, ApiError> {
-    Ok(keys.issue(&user.id, 0)?.token.expose_secret().to_owned())
+struct Tokens {
+    signer: TokenSigner,
+    key: SigningKey,
+    issuer: String,
+}
+
+fn issue(tokens: &Tokens, user: &User) -> Result<String, ApiError> {
+    Ok(tokens
+        .signer
+        .issue(&tokens.key, &tokens.issuer, &user.id, 0)?
+        .token
+        .expose_secret()
+        .to_owned())
 }
 
 async fn create_users(
