@@ -33,6 +33,8 @@ const INVOCATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Where each invocation's varying part comes from.
 #[derive(Clone, Copy)]
 enum Input {
+    /// The event as it is (the key documents take no input).
+    Unchanged,
     /// A new address for every registration.
     NewEmail,
     LoginEmail,
@@ -59,7 +61,7 @@ pub struct Route {
     pub argon2: Option<&'static str>,
 }
 
-const ROUTES: [Route; 11] = [
+const ROUTES: [Route; 12] = [
     route(
         "register",
         "register.json",
@@ -112,6 +114,13 @@ const ROUTES: [Route; 11] = [
         "list-users.json",
         200,
         Input::AdminToken,
+        None,
+    ),
+    route(
+        "well-known",
+        "well-known-jwks.json",
+        200,
+        Input::Unchanged,
         None,
     ),
     route(report::FLOOR, "get-user.json", 200, Input::UserToken, None),
@@ -266,6 +275,7 @@ impl Inputs<'_> {
                 .ok_or_else(|| format!("fixture {name}[{n}] missing: seed more"))
         };
         let (placeholder, value) = match self.route.input {
+            Input::Unchanged => return Ok(self.template.as_bytes().to_vec()),
             Input::NewEmail => (
                 EVENT_EMAIL,
                 format!("bench-{}-{n}@example.com", std::process::id()),

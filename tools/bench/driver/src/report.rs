@@ -448,7 +448,7 @@ mod tests {
             "/../../../template.yaml"
         )))
         .unwrap();
-        assert_eq!(sizes.len(), 9, "{sizes:?}");
+        assert_eq!(sizes.len(), 10, "{sizes:?}");
         assert!(sizes.values().all(|mb| *mb >= 128), "{sizes:?}");
     }
 }
