@@ -23,8 +23,9 @@ use accounts::keys::{KeySet, SigningKey};
 use accounts::token::{IssuedToken, TokenSigner};
 
 /// After the key set names an active key this function does not hold, the
-/// secret is read again at most this often.
-const REREAD_AFTER: Duration = Duration::from_secs(60);
+/// secret is read again at most this often (a key set naming a key that is
+/// not in the secret would otherwise cost a Secrets Manager call per login).
+const REREAD_AFTER: Duration = Duration::from_secs(5);
 
 /// Signs access tokens with the active key, which the published key set
 /// names and the secret holds.

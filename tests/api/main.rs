@@ -25,4 +25,5 @@ mod password_reset;
 mod permissions;
 mod register;
 mod request_rules;
+mod signing_keys;
 mod update_user;

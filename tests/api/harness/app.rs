@@ -157,6 +157,32 @@ impl TestApp {
         .await
     }
 
+    /// The same app after a cold start of its handlers: they read the key
+    /// set and the private keys afresh.
+    pub async fn restarted(&self) -> Self {
+        let key_set = self
+            .state
+            .store
+            .key_set()
+            .await
+            .expect("reading the key set")
+            .keys;
+        let emulators = emulators();
+        Self::assemble(
+            Deployment {
+                config: self.state.config.clone(),
+                secret_id: self.secret_id.clone(),
+                key_set,
+            },
+            self.dynamodb.clone(),
+            &emulators.dynamodb_endpoint,
+            &emulators.ses_endpoint,
+            self.transport.clone(),
+            self.tag.clone(),
+        )
+        .await
+    }
+
     async fn assemble(
         deployment: Deployment,
         dynamodb: aws_sdk_dynamodb::Client,
