@@ -5,7 +5,7 @@
 //! read the secret (IAM) and would not know how.
 //!
 //! The functions read the secret once per cold start, and again (at most
-//! once a minute) when the key set names an active key they do not hold.
+//! every 5 s) when the key set names an active key they do not hold.
 
 use std::sync::RwLock;
 use std::time::{Duration, Instant};

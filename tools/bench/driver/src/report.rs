@@ -32,6 +32,11 @@ const TARGET_CPU_RATIO: f64 = 2.0;
 const TARGET_LOGIN_RATIO: f64 = 1.2;
 const TARGET_RSS_KIB: u64 = 16 * 1024;
 const TARGET_RSS_ARGON2_KIB: u64 = 40 * 1024;
+/// Issue #12: what RS256 may add per request and per token.
+const TARGET_JWT_VERIFY: Duration = Duration::from_micros(50);
+const TARGET_JWT_ISSUE: Duration = Duration::from_millis(2);
+pub const JWT_VERIFY: &str = "jwt/verify";
+pub const JWT_ISSUE: &str = "jwt/issue";
 
 /// Prices in us-east-1 as of November 2026 (aws.amazon.com/lambda/pricing,
 /// aws.amazon.com/api-gateway/pricing): arm64 Lambda per GB-second and per
@@ -290,7 +295,7 @@ pub fn markdown(
         }
     }
 
-    let _ = writeln!(out, "\n## Targets (issue #6)\n");
+    let _ = writeln!(out, "\n## Targets (issues #6 and #12)\n");
     let _ = writeln!(out, "| Target | Measured | Met |");
     let _ = writeln!(out, "|---|---|---|");
     let hash = criterion_median(&options.criterion, ARGON2_HASH);
@@ -338,6 +343,20 @@ pub fn markdown(
             rss_limit / 1024,
             measured.peak_rss_kib as f64 / 1024.0,
             mark(measured.peak_rss_kib <= rss_limit)
+        );
+    }
+    for (id, what, limit) in [
+        (JWT_VERIFY, "RS256 verify, key set held", TARGET_JWT_VERIFY),
+        (JWT_ISSUE, "RS256 sign", TARGET_JWT_ISSUE),
+    ] {
+        let measured = criterion_median(&options.criterion, id)
+            .ok_or_else(|| format!("no criterion result for {id}"))?;
+        let _ = writeln!(
+            out,
+            "| {what} <= {} | {} | {} |",
+            human(limit),
+            human(measured),
+            mark(measured <= limit)
         );
     }
     let get_user = get("get-user")?;
