@@ -52,9 +52,7 @@ impl KeyAdmin<'_> {
                 self.activate(kid, true).await
             }
             ["retire", kid] => self.retire(kid, false).await,
-            ["retire", kid, "--force"] | ["retire", "--force", kid] => {
-                self.retire(kid, true).await
-            }
+            ["retire", kid, "--force"] | ["retire", "--force", kid] => self.retire(kid, true).await,
             _ => Err(Failure::Usage(format!(
                 "unknown keys command: {}",
                 args.join(" ")
@@ -76,7 +74,10 @@ impl KeyAdmin<'_> {
                 let state = if stored.keys.active_kid.as_deref() == Some(&key.kid) {
                     "active".to_owned()
                 } else if key.activated_at.is_some() {
-                    format!("retirable from {}", self.retirable_at(key).unwrap_or(self.now))
+                    format!(
+                        "retirable from {}",
+                        self.retirable_at(key).unwrap_or(self.now)
+                    )
                 } else {
                     format!(
                         "published, may be activated from {}",
@@ -228,7 +229,13 @@ impl KeyAdmin<'_> {
 /// ring, the crypto library of the functions, signs but does not generate RSA keys.
 pub fn generate_key() -> Result<SigningKey, Failure> {
     let output = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()

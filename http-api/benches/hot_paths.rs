@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use accounts::domain::{Email, User, UserId, UserName};
-use accounts::store::{stored_user_from_item, user_item};
 use accounts::keys::{KeySet, SigningKey};
 use accounts::password;
+use accounts::store::{stored_user_from_item, user_item};
 use accounts::token::{TokenSigner, TokenVerifier};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_api::http::parse_body;

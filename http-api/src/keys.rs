@@ -79,7 +79,10 @@ impl PublishedKeys {
         store: &UserStore,
     ) -> Result<Arc<KeySet>, ApiError> {
         let snapshot = self.snapshot();
-        if snapshot.read_at.is_some_and(|read_at| read_at.elapsed() < age) {
+        if snapshot
+            .read_at
+            .is_some_and(|read_at| read_at.elapsed() < age)
+        {
             return Ok(snapshot.keys);
         }
         match store.key_set().await {
@@ -88,8 +91,10 @@ impl PublishedKeys {
                     keys: Arc::new(stored.keys),
                     read_at: Some(Instant::now()),
                 };
-                *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
-                    fresh.clone();
+                *self
+                    .current
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh.clone();
                 Ok(fresh.keys)
             }
             Err(error) if snapshot.read_at.is_some() => {

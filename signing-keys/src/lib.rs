@@ -61,17 +61,19 @@ impl Signer {
         user_id: &UserId,
         token_version: u64,
     ) -> Result<IssuedToken, ApiError> {
-        let active = published
-            .active_kid
-            .as_deref()
-            .ok_or_else(|| ApiError::unexpected("no signing key is active: run users-admin keys add"))?;
+        let active = published.active_kid.as_deref().ok_or_else(|| {
+            ApiError::unexpected("no signing key is active: run users-admin keys add")
+        })?;
         if let Some(issued) = self.issue_with(active, issuer, user_id, token_version)? {
             return Ok(issued);
         }
         let stale = self.held().read_at.elapsed() >= REREAD_AFTER;
         if stale {
             let keys = self.vault.keys().await?;
-            *self.held.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Held {
+            *self
+                .held
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Held {
                 keys,
                 read_at: Instant::now(),
             };
@@ -96,7 +98,9 @@ impl Signer {
     }
 
     fn held(&self) -> std::sync::RwLockReadGuard<'_, Held> {
-        self.held.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.held
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -213,7 +217,9 @@ impl KeyVault {
     }
 }
 
-fn not_found<E: ProvideErrorMetadata, R>(error: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> bool {
+fn not_found<E: ProvideErrorMetadata, R>(
+    error: &aws_sdk_secretsmanager::error::SdkError<E, R>,
+) -> bool {
     error
         .as_service_error()
         .is_some_and(|e| e.code() == Some("ResourceNotFoundException"))

@@ -201,7 +201,11 @@ async fn list_users_through_the_gateway_needs_an_admin() {
 #[tokio::test]
 async fn the_key_documents_name_the_issuer_and_publish_public_keys_only() {
     let app = TestApp::behind_gateway().await;
-    let issuer = stack().config.jwt_issuer.clone().expect("the stack's issuer");
+    let issuer = stack()
+        .config
+        .jwt_issuer
+        .clone()
+        .expect("the stack's issuer");
     let discovery = app.discovery().await;
     let discovery = discovery.assert_ok();
     assert_eq!(discovery["issuer"], issuer.as_str());
@@ -209,7 +213,10 @@ async fn the_key_documents_name_the_issuer_and_publish_public_keys_only() {
         discovery["jwks_uri"],
         format!("{issuer}/.well-known/jwks.json").as_str()
     );
-    assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["RS256"]));
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
 
     let jwks = app.jwks().await;
     let keys = jwks.assert_ok()["keys"].as_array().expect("a key list");
@@ -234,7 +241,11 @@ async fn the_key_documents_name_the_issuer_and_publish_public_keys_only() {
 /// (tests/verify_with_pyjwt.py): the claims, or why it was refused.
 fn verify_independently(token: &str, issuer: &str, audience: &str) -> Result<Value, String> {
     let python = workspace().join(".venv/bin/python");
-    assert!(python.is_file(), "{} is missing: run `make test`", python.display());
+    assert!(
+        python.is_file(),
+        "{} is missing: run `make test`",
+        python.display()
+    );
     let mut child = Command::new(python)
         .arg(workspace().join("tests/verify_with_pyjwt.py"))
         .args([issuer, audience])
@@ -264,7 +275,11 @@ fn verify_independently(token: &str, issuer: &str, audience: &str) -> Result<Val
 #[tokio::test]
 async fn an_independent_verifier_accepts_the_tokens_through_discovery_and_refuses_forgeries() {
     let app = TestApp::behind_gateway().await;
-    let issuer = stack().config.jwt_issuer.clone().expect("the stack's issuer");
+    let issuer = stack()
+        .config
+        .jwt_issuer
+        .clone()
+        .expect("the stack's issuer");
     let audience = stack().config.jwt_audience.clone();
     let token = app.registered_token(&app.email("pyjwt")).await;
 
@@ -285,13 +300,17 @@ async fn an_independent_verifier_accepts_the_tokens_through_discovery_and_refuse
     let jwks = app.jwks().await;
     let public = jwks.body["keys"][0].to_string();
     let payload: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap(),
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
     )
     .unwrap();
     let header = json!({"alg": "HS256", "typ": "JWT", "kid": jwks.body["keys"][0]["kid"]});
     let hs256 = hand_made(&header, &payload, public.as_bytes());
     assert!(verify_independently(&hs256, &issuer, &audience).is_err());
-    app.get_user(&hs256).await.assert_error(401, "invalid_token");
+    app.get_user(&hs256)
+        .await
+        .assert_error(401, "invalid_token");
 }
 
 /// The JSON log lines every function process has written so far.

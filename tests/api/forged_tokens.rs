@@ -105,8 +105,7 @@ async fn hs256_tokens_signed_with_the_public_key_as_the_secret_are_refused() {
     for secret in public_key_forms(&app).await {
         for alg in ["HS256", "RS256"] {
             let header = json!({"alg": alg, "typ": "JWT", "kid": run_key().kid});
-            assert_token_refused(&app, &hand_made(&header, &valid_claims(&user_id), &secret))
-                .await;
+            assert_token_refused(&app, &hand_made(&header, &valid_claims(&user_id), &secret)).await;
         }
         let mut header = Header::new(Algorithm::HS512);
         header.kid = Some(run_key().kid.clone());
@@ -149,7 +148,13 @@ async fn an_unknown_kid_is_refused_until_the_key_set_is_read_again_at_most_every
     let stored = app.state.store.key_set().await.unwrap();
     let mut keys = stored.keys.clone();
     keys.keys.push(newer.published(unix_now()));
-    assert!(app.state.store.replace_key_set(&stored, &keys).await.unwrap());
+    assert!(
+        app.state
+            .store
+            .replace_key_set(&stored, &keys)
+            .await
+            .unwrap()
+    );
     let token = sign(&valid_claims(&user_id), &newer, Some(&newer.kid));
     let key_set_reads = |app: &TestApp| {
         app.dynamodb_calls
@@ -172,8 +177,14 @@ async fn an_unknown_kid_is_refused_until_the_key_set_is_read_again_at_most_every
     app.get_user(&token).await.assert_ok();
     assert_eq!(key_set_reads(&app), 1);
     let made_up = sign(&valid_claims(&user_id), run_key(), Some("made-up"));
-    app.get_user(&made_up).await.assert_error(401, "invalid_token");
-    assert_eq!(key_set_reads(&app), 0, "a made-up kid within 30 s costs no read");
+    app.get_user(&made_up)
+        .await
+        .assert_error(401, "invalid_token");
+    assert_eq!(
+        key_set_reads(&app),
+        0,
+        "a made-up kid within 30 s costs no read"
+    );
 }
 
 #[tokio::test]

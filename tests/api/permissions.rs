@@ -264,9 +264,13 @@ fn only_the_signing_functions_may_read_the_private_keys() {
                     .any(|action| action.starts_with("secretsmanager:"))
             })
             .collect();
-        let variable = &resource["Properties"]["Environment"]["Variables"]["SIGNING_KEYS_SECRET_ID"];
+        let variable =
+            &resource["Properties"]["Environment"]["Variables"]["SIGNING_KEYS_SECRET_ID"];
         if statements.is_empty() {
-            assert!(variable.is_null(), "{function} names the key secret but may not read it");
+            assert!(
+                variable.is_null(),
+                "{function} names the key secret but may not read it"
+            );
             continue;
         }
         assert_eq!(statements.len(), 1, "{function}: {statements:?}");
@@ -276,8 +280,14 @@ fn only_the_signing_functions_may_read_the_private_keys() {
             "{function} may only read the key secret"
         );
         let resource_text = format!("{:?}", statements[0]["Resource"]);
-        assert!(resource_text.contains("SigningKeys"), "{function}: {resource_text}");
-        assert!(format!("{variable:?}").contains("SigningKeys"), "{function}: {variable:?}");
+        assert!(
+            resource_text.contains("SigningKeys"),
+            "{function}: {resource_text}"
+        );
+        assert!(
+            format!("{variable:?}").contains("SigningKeys"),
+            "{function}: {variable:?}"
+        );
         signers.insert(function.to_owned());
     }
     assert_eq!(signers, BTreeSet::from(SIGNERS.map(str::to_owned)));

@@ -55,7 +55,11 @@ async fn a_new_key_is_published_at_once_and_signs_only_once_activated() {
         .collect();
     assert_eq!(published, [run_key().kid.as_str(), new_kid.as_str()]);
     let token = restarted.token_for(&email, PASSWORD).await;
-    assert_eq!(kid_of(&token), run_key().kid, "the new key does not sign yet");
+    assert_eq!(
+        kid_of(&token),
+        run_key().kid,
+        "the new key does not sign yet"
+    );
 
     let too_soon = refused(app.admin(&["keys", "activate", &new_kid]).await);
     assert!(too_soon.contains("2 h 10 min"), "{too_soon}");
@@ -67,7 +71,10 @@ async fn a_new_key_is_published_at_once_and_signs_only_once_activated() {
     assert_eq!(kid_of(&token), new_kid);
     restarted.get_user(&token).await.assert_ok();
     let listed = app.admin(&["keys", "list"]).await.unwrap();
-    assert!(listed.contains(&format!("{new_kid}\tpublished")), "{listed}");
+    assert!(
+        listed.contains(&format!("{new_kid}\tpublished")),
+        "{listed}"
+    );
     assert!(listed.contains("\tactive"), "{listed}");
     assert!(listed.contains("retirable from"), "{listed}");
 }
@@ -111,7 +118,12 @@ async fn retiring_refuses_the_active_key_and_a_key_whose_tokens_may_live() {
     let token = restarted.token_for(&email, PASSWORD).await;
     assert_eq!(kid_of(&token), new_kid);
     let stored = app.state.store.key_set().await.unwrap();
-    let kids: Vec<&str> = stored.keys.keys.iter().map(|key| key.kid.as_str()).collect();
+    let kids: Vec<&str> = stored
+        .keys
+        .keys
+        .iter()
+        .map(|key| key.kid.as_str())
+        .collect();
     assert_eq!(kids, [new_kid.as_str()]);
     let held = crate::harness::keys::vault(&app.secret_id)
         .await
@@ -130,5 +142,8 @@ async fn a_key_that_never_signed_may_be_retired_at_once() {
     app.admin(&["keys", "retire", &kid]).await.unwrap();
     let stored = app.state.store.key_set().await.unwrap();
     assert_eq!(stored.keys.keys.len(), 1);
-    assert_eq!(stored.keys.active_kid.as_deref(), Some(run_key().kid.as_str()));
+    assert_eq!(
+        stored.keys.active_kid.as_deref(),
+        Some(run_key().kid.as_str())
+    );
 }

@@ -28,7 +28,6 @@ pub struct Grant {
     pub resource: Resource,
 }
 
-
 const fn table(actions: &'static [&'static str], keys: &'static [&'static str]) -> Grant {
     Grant {
         actions,

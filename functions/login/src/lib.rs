@@ -14,12 +14,12 @@ use accounts::store::LoginAttempt;
 use accounts::token::TokenSigner;
 use accounts::{ApiError, Config, password, sdk};
 use http_api::AppState;
-use signing_keys::{KeyVault, Signer};
 use http_api::http::{json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use signing_keys::{KeyVault, Signer};
 
 /// The body of `POST /v1/api/login`. The password is only compared, so
 /// neither field is held to the field rules here.

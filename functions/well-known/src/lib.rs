@@ -49,6 +49,8 @@ async fn well_known(state: &AppState, request: &Request) -> Result<Response<Body
             let keys = state.keys.current(&state.store).await?;
             public_json_response(&keys.jwks())
         }
-        _ => Err(ApiError::unexpected("a path this function is not routed for")),
+        _ => Err(ApiError::unexpected(
+            "a path this function is not routed for",
+        )),
     }
 }

@@ -18,12 +18,12 @@ use accounts::store::{UserStore, schema};
 use accounts::token::TokenSigner;
 use http_api::AppState;
 use http_api::keys::PublishedKeys;
-use login::LoginState;
-use signing_keys::Signer;
 use lambda_http::{Body, Request, RequestExt};
+use login::LoginState;
 use mailer::Mailer;
 use request_password_reset::ResetRequestState;
 use serde_json::{Value, json};
+use signing_keys::Signer;
 
 use super::dynamodb_calls::CallLog;
 use super::emulators::{emulators, sdk_config};

@@ -16,4 +16,3 @@ pub fn hand_made(header: &Value, claims: &Value, secret: &[u8]) -> String {
     let signature = URL_SAFE_NO_PAD.encode(ring::hmac::sign(&key, input.as_bytes()));
     format!("{input}.{signature}")
 }
-

@@ -80,7 +80,7 @@ impl TestResponse {
         );
         assert_eq!(
             self.header("cache-control"),
-            Some("no-store"),
+            Some(cache_control),
             "{}",
             self.text
         );

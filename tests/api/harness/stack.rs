@@ -128,7 +128,10 @@ fn start() -> Stack {
             )
             .env("TABLE_NAME", &config.table_name)
             .env("SIGNING_KEYS_SECRET_ID", &secret_id)
-            .env("JWT_ISSUER", config.jwt_issuer.as_deref().unwrap_or_default())
+            .env(
+                "JWT_ISSUER",
+                config.jwt_issuer.as_deref().unwrap_or_default(),
+            )
             .env("JWT_AUDIENCE", &config.jwt_audience)
             .env(
                 "ACCESS_TOKEN_TTL_SECONDS",

@@ -17,13 +17,13 @@
 use std::process::ExitCode;
 
 use accounts::domain::{Email, User, UserName};
-use accounts::store::{NewUser, StoredUser, UserStore};
 use accounts::keys::SigningKey;
+use accounts::store::{NewUser, StoredUser, UserStore};
 use accounts::token::TokenSigner;
-use signing_keys::KeyVault;
 use accounts::{ApiError, Config, password, reset_token};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use signing_keys::KeyVault;
 use tokio::task::JoinSet;
 
 /// The password of events/login.json.
@@ -59,7 +59,10 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     let store = UserStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name);
     // Tokens as login issues them: the active key from the local secret.
     let published = store.key_set().await?.keys;
-    let active = published.active_kid.clone().ok_or("no active signing key")?;
+    let active = published
+        .active_kid
+        .clone()
+        .ok_or("no active signing key")?;
     let key = KeyVault::new(&aws, &signing_keys::secret_id_from_env()?)
         .keys()
         .await?
