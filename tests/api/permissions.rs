@@ -6,8 +6,10 @@
 //! fails here, not on AWS.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use accounts::store::permissions::{FUNCTION_GRANTS, Grant, Resource, allows};
+use http_api::keys::PublishedKeys;
 use serde_json::json;
 use serde_norway::Value as Yaml;
 
@@ -156,7 +158,7 @@ fn assert_allowed(app: &TestApp, function: &str) {
 
 #[tokio::test]
 async fn every_dynamodb_request_of_every_route_is_within_its_functions_grants() {
-    let app = TestApp::spawn().await;
+    let mut app = TestApp::spawn().await;
     let ada = app.email("ada");
     let grace = app.email("grace");
     let nobody = app.email("nobody");
@@ -230,6 +232,8 @@ async fn every_dynamodb_request_of_every_route_is_within_its_functions_grants() 
     app.delete_user(&ada_token).await.assert_ok();
     assert_allowed(&app, "delete-user");
 
+    // As after a cold start: the key set is read before it is served.
+    app.state.keys = PublishedKeys::read_ago(app.key_set.clone(), Duration::from_secs(301));
     app.discovery().await.assert_ok();
     app.jwks().await.assert_ok();
     assert_allowed(&app, "well-known");

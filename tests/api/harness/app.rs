@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use signing_keys::Signer;
 
 use super::dynamodb_calls::CallLog;
-use super::emulators::{emulators, sdk_config};
+use super::emulators::{emulators, sdk_config, setup_sdk_config};
 use super::http_client;
 use super::keys;
 use super::response::TestResponse;
@@ -76,7 +76,7 @@ impl TestApp {
     pub async fn spawn() -> Self {
         let emulators = emulators();
         let dynamodb =
-            aws_sdk_dynamodb::Client::new(&sdk_config(&emulators.dynamodb_endpoint).await);
+            aws_sdk_dynamodb::Client::new(&setup_sdk_config(&emulators.dynamodb_endpoint).await);
         let tag = new_tag();
         let table = format!("users-{tag}");
         schema::create_table(&dynamodb, &table)
@@ -118,7 +118,7 @@ impl TestApp {
         let stack = stack();
         let emulators = emulators();
         let dynamodb =
-            aws_sdk_dynamodb::Client::new(&sdk_config(&emulators.dynamodb_endpoint).await);
+            aws_sdk_dynamodb::Client::new(&setup_sdk_config(&emulators.dynamodb_endpoint).await);
         Self::assemble(
             Deployment {
                 config: stack.config.clone(),

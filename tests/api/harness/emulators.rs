@@ -15,6 +15,8 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
@@ -232,9 +234,31 @@ fn wait_until_ready(
     );
 }
 
-/// The SDK configuration for one emulator endpoint, with dummy credentials.
+/// The SDK configuration for one emulator endpoint, with dummy credentials
+/// and the functions' own timeouts (1 s an attempt: outage tests rely on it).
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    accounts::sdk::defaults()
+    configured(accounts::sdk::defaults(), endpoint).await
+}
+
+/// The same for the harness's own requests (tables, keys, scans): one
+/// patient attempt. With the functions' 1 s attempts a CreateTable that a
+/// busy DynamoDB Local finishes late is sent again, and the retry finds
+/// the table it created.
+pub async fn setup_sdk_config(endpoint: &str) -> SdkConfig {
+    let loader = accounts::sdk::defaults()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(1));
+    configured(loader, endpoint).await
+}
+
+async fn configured(loader: aws_config::ConfigLoader, endpoint: &str) -> SdkConfig {
+    loader
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(

@@ -32,7 +32,7 @@ pub fn active_key_set(key: &SigningKey) -> KeySet {
     }
 }
 
-/// A vault on the Secrets Manager emulator.
+/// A vault on the Secrets Manager emulator, with the functions' timeouts.
 pub async fn vault(secret_id: &str) -> KeyVault {
     let aws = sdk_config(&emulators().secretsmanager_endpoint).await;
     KeyVault::new(&aws, secret_id)

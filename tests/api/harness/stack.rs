@@ -16,8 +16,8 @@ use accounts::keys::KeySet;
 use super::keys::install_run_key;
 
 use super::emulators::{
-    emulators, free_port, log_dir, require_installed, sdk_config, spawn, wait_until_listening,
-    workspace,
+    emulators, free_port, log_dir, require_installed, setup_sdk_config, spawn,
+    wait_until_listening, workspace,
 };
 
 pub const FUNCTIONS: [&str; 10] = [
@@ -170,7 +170,7 @@ fn create_table(table: &str, secret_id: &str) -> KeySet {
             .expect("a runtime for creating the table");
         runtime.block_on(async {
             let endpoint = &emulators().dynamodb_endpoint;
-            let client = aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await);
+            let client = aws_sdk_dynamodb::Client::new(&setup_sdk_config(endpoint).await);
             accounts::store::schema::create_table(&client, &table)
                 .await
                 .unwrap_or_else(|error| {
