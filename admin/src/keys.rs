@@ -237,7 +237,6 @@ pub fn generate_key() -> Result<SigningKey, Failure> {
             "rsa_keygen_bits:2048",
         ])
         .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
         .output()
         .map_err(|error| {
             Failure::Refused(format!(
@@ -245,7 +244,11 @@ pub fn generate_key() -> Result<SigningKey, Failure> {
             ))
         })?;
     if !output.status.success() {
-        return Err(Failure::Refused("openssl genpkey failed".to_owned()));
+        // Its progress dots are dropped; its messages explain a failure.
+        return Err(Failure::Refused(format!(
+            "openssl genpkey failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
     }
     let pem = String::from_utf8(output.stdout)
         .map_err(|_| Failure::Refused("openssl printed something other than PEM".to_owned()))?;

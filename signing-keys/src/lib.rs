@@ -5,7 +5,10 @@
 //! read the secret (IAM) and would not know how.
 //!
 //! The functions read the secret once per cold start, and again (at most
-//! every 5 s) when the key set names an active key they do not hold.
+//! every 5 s) when the key set names an active key they do not hold. A cold
+//! start that cannot reach Secrets Manager still starts: its logins read
+//! again and answer 503 until the secret is within reach, instead of the
+//! function failing to start (a 502 with no JSON body behind API Gateway).
 
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -18,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use accounts::config::ConfigError;
 use accounts::domain::UserId;
-use accounts::error::{ApiError, sdk_error};
+use accounts::error::{ApiError, cause_chain, sdk_error};
 use accounts::keys::{KeySet, SigningKey};
 use accounts::token::{IssuedToken, TokenSigner};
 
@@ -37,21 +40,32 @@ pub struct Signer {
 
 struct Held {
     keys: Vec<SigningKey>,
-    read_at: Instant,
+    /// `None` until a read succeeded: the next login reads again.
+    read_at: Option<Instant>,
 }
 
 impl Signer {
-    /// Reads the private keys (once per cold start).
-    pub async fn load(vault: KeyVault, tokens: TokenSigner) -> Result<Self, ApiError> {
-        let keys = vault.keys().await?;
-        Ok(Self {
-            vault,
-            held: RwLock::new(Held {
+    /// Reads the private keys (once per cold start). A failure is only
+    /// logged: the first login reads again.
+    pub async fn load(vault: KeyVault, tokens: TokenSigner) -> Self {
+        let held = match vault.keys().await {
+            Ok(keys) => Held {
                 keys,
-                read_at: Instant::now(),
-            }),
+                read_at: Some(Instant::now()),
+            },
+            Err(error) => {
+                tracing::warn!(cause = %cause_chain(&error), "the signing keys could not be read at start-up");
+                Held {
+                    keys: Vec::new(),
+                    read_at: None,
+                }
+            }
+        };
+        Self {
+            vault,
+            held: RwLock::new(held),
             tokens,
-        })
+        }
     }
 
     pub async fn issue(
@@ -67,7 +81,10 @@ impl Signer {
         if let Some(issued) = self.issue_with(active, issuer, user_id, token_version)? {
             return Ok(issued);
         }
-        let stale = self.held().read_at.elapsed() >= REREAD_AFTER;
+        let stale = self
+            .held()
+            .read_at
+            .is_none_or(|read_at| read_at.elapsed() >= REREAD_AFTER);
         if stale {
             let keys = self.vault.keys().await?;
             *self
@@ -75,7 +92,7 @@ impl Signer {
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()) = Held {
                 keys,
-                read_at: Instant::now(),
+                read_at: Some(Instant::now()),
             };
         }
         self.issue_with(active, issuer, user_id, token_version)?

@@ -3,14 +3,17 @@
 //! its usual 200 after its usual time whatever happens inside; with SES out
 //! of reach a reset request leaves no token that nobody received; corrupt
 //! data is a 500 with nothing internal in the body; conflicting transactions
-//! are retried, never a 500.
+//! are retried, never a 500; with Secrets Manager out of reach at a cold
+//! start, login answers 503 until it is back.
 
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::emulators::{emulators, free_port};
+use crate::harness::emulators::{Emulators, emulators, free_port};
 use crate::harness::{PASSWORD, Route, TestApp, emails_to};
 
 /// The SDK gives up within 2.5 s (timeouts and retries in
@@ -28,7 +31,10 @@ async fn every_route_answers_503_promptly_and_writes_nothing_when_dynamodb_is_un
     let token = app.registered_token(&email).await;
     let before = app.snapshot().await;
     let down = app
-        .with_endpoints(&closed_port(), &emulators().ses_endpoint)
+        .with_endpoints(Emulators {
+            dynamodb_endpoint: closed_port(),
+            ..emulators().clone()
+        })
         .await;
 
     let calls: Vec<(Route, Option<&str>, Value)> = vec![
@@ -77,6 +83,76 @@ async fn every_route_answers_503_promptly_and_writes_nothing_when_dynamodb_is_un
     app.get_user(&token).await.assert_ok();
 }
 
+/// A loopback port that drops every connection until `restore` is called,
+/// then forwards each new one to `target`: an outage that ends.
+struct Interruption {
+    endpoint: String,
+    restored: Arc<AtomicBool>,
+}
+
+impl Interruption {
+    fn of(target: &str) -> Self {
+        let target: SocketAddr = target
+            .trim_start_matches("http://")
+            .parse()
+            .expect("an emulator listens on ip:port");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let restored = Arc::new(AtomicBool::new(false));
+        let open = Arc::clone(&restored);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !open.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is reset
+                }
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        Self { endpoint, restored }
+    }
+
+    fn restore(&self) {
+        self.restored.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_login_function_started_while_secrets_manager_was_unreachable_answers_503_until_it_is_back()
+ {
+    let app = TestApp::spawn().await;
+    let email = app.email("ada");
+    app.register(&email, PASSWORD, "Ada").await.assert_status(201);
+    let outage = Interruption::of(&emulators().secretsmanager_endpoint);
+    // The cold start happens during the outage, and the function starts.
+    let cold_started = app
+        .with_endpoints(Emulators {
+            secretsmanager_endpoint: outage.endpoint.clone(),
+            ..emulators().clone()
+        })
+        .await;
+
+    let started = Instant::now();
+    let response = cold_started.login(&email, PASSWORD).await;
+    response.assert_error(503, "service_unavailable");
+    assert!(started.elapsed() < PROMPT, "took {:?}", started.elapsed());
+
+    outage.restore();
+    let response = cold_started.login(&email, PASSWORD).await;
+    let token = response.assert_ok()["token"].as_str().unwrap();
+    app.get_user(token).await.assert_ok();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_answers_503_promptly_when_dynamodb_accepts_connections_but_never_answers() {
     let app = TestApp::spawn().await;
@@ -87,8 +163,11 @@ async fn every_route_answers_503_promptly_when_dynamodb_accepts_connections_but_
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_endpoint = format!("http://{}", silent.local_addr().unwrap());
     let hung = Arc::new(
-        app.with_endpoints(&silent_endpoint, &emulators().ses_endpoint)
-            .await,
+        app.with_endpoints(Emulators {
+            dynamodb_endpoint: silent_endpoint,
+            ..emulators().clone()
+        })
+        .await,
     );
 
     let calls: Vec<(Route, Option<String>, Value)> = vec![
@@ -135,7 +214,10 @@ async fn a_reset_request_while_ses_is_unreachable_gets_the_usual_200_and_leaves_
     app.register(&email, PASSWORD, "Ada").await;
     let usual = app.request_reset(&app.email("nobody")).await;
     let mail_down = app
-        .with_endpoints(&emulators().dynamodb_endpoint, &closed_port())
+        .with_endpoints(Emulators {
+            ses_endpoint: closed_port(),
+            ..emulators().clone()
+        })
         .await;
 
     let response = mail_down.request_reset(&email).await;
@@ -196,10 +278,16 @@ async fn a_reset_request_answers_the_same_200_after_the_same_time_whatever_fails
     app.remove_attribute(&format!("USER#{user_id}"), "USER", "name")
         .await;
     let mail_down = app
-        .with_endpoints(&emulators().dynamodb_endpoint, &closed_port())
+        .with_endpoints(Emulators {
+            ses_endpoint: closed_port(),
+            ..emulators().clone()
+        })
         .await;
     let db_down = app
-        .with_endpoints(&closed_port(), &emulators().ses_endpoint)
+        .with_endpoints(Emulators {
+            dynamodb_endpoint: closed_port(),
+            ..emulators().clone()
+        })
         .await;
 
     let outcomes = [

@@ -56,10 +56,7 @@ impl LoginState {
             AppState::load(config, &aws),
             Signer::load(KeyVault::new(&aws, &secret_id), tokens)
         );
-        Ok(Self {
-            app: app?,
-            signer: signer?,
-        })
+        Ok(Self { app: app?, signer })
     }
 }
 

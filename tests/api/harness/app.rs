@@ -23,10 +23,10 @@ use login::LoginState;
 use mailer::Mailer;
 use request_password_reset::ResetRequestState;
 use serde_json::{Value, json};
-use signing_keys::Signer;
+use signing_keys::{KeyVault, Signer};
 
 use super::dynamodb_calls::CallLog;
-use super::emulators::{emulators, sdk_config, setup_sdk_config};
+use super::emulators::{Emulators, emulators, sdk_config, setup_sdk_config};
 use super::http_client;
 use super::keys;
 use super::response::TestResponse;
@@ -103,8 +103,7 @@ impl TestApp {
                 key_set,
             },
             dynamodb,
-            &emulators.dynamodb_endpoint,
-            &emulators.ses_endpoint,
+            emulators,
             Transport::InProcess,
             tag,
         )
@@ -126,8 +125,7 @@ impl TestApp {
                 key_set: stack.key_set.clone(),
             },
             dynamodb,
-            &emulators.dynamodb_endpoint,
-            &emulators.ses_endpoint,
+            emulators,
             Transport::Gateway(stack.base.clone()),
             new_tag(),
         )
@@ -135,9 +133,10 @@ impl TestApp {
     }
 
     /// The same app (table, secret, data) with its handlers reaching
-    /// DynamoDB and SES at other endpoints: a closed port stands in for an
-    /// outage. `items` and `snapshot` still read the real table.
-    pub async fn with_endpoints(&self, dynamodb_endpoint: &str, ses_endpoint: &str) -> Self {
+    /// DynamoDB, SES and Secrets Manager at other endpoints: a closed port
+    /// stands in for an outage. `items` and `snapshot` still read the real
+    /// table.
+    pub async fn with_endpoints(&self, endpoints: Emulators) -> Self {
         assert!(
             matches!(self.transport, Transport::InProcess),
             "only in-process handlers can be pointed elsewhere"
@@ -149,8 +148,7 @@ impl TestApp {
                 key_set: self.key_set.clone(),
             },
             self.dynamodb.clone(),
-            dynamodb_endpoint,
-            ses_endpoint,
+            &endpoints,
             Transport::InProcess,
             self.tag.clone(),
         )
@@ -175,8 +173,7 @@ impl TestApp {
                 key_set,
             },
             self.dynamodb.clone(),
-            &emulators.dynamodb_endpoint,
-            &emulators.ses_endpoint,
+            emulators,
             self.transport.clone(),
             self.tag.clone(),
         )
@@ -186,8 +183,7 @@ impl TestApp {
     async fn assemble(
         deployment: Deployment,
         dynamodb: aws_sdk_dynamodb::Client,
-        dynamodb_endpoint: &str,
-        ses_endpoint: &str,
+        endpoints: &Emulators,
         transport: Transport,
         tag: String,
     ) -> Self {
@@ -196,7 +192,7 @@ impl TestApp {
             secret_id,
             key_set,
         } = deployment;
-        let aws = sdk_config(dynamodb_endpoint).await;
+        let aws = sdk_config(&endpoints.dynamodb_endpoint).await;
         let table = config.table_name.clone();
         let dynamodb_calls = CallLog::default();
         let handlers_dynamodb = aws_sdk_dynamodb::Client::from_conf(
@@ -207,16 +203,18 @@ impl TestApp {
         let reset_state = ResetRequestState {
             store: UserStore::new(handlers_dynamodb.clone(), &table),
             mailer: Mailer::new(
-                &sdk_config(ses_endpoint).await,
+                &sdk_config(&endpoints.ses_endpoint).await,
                 "no-reply@example.com".into(),
                 Some("https://app.example.com/reset".into()),
             ),
             token_ttl_seconds: 1800,
         };
         let tokens = TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds);
-        let signer = Signer::load(keys::vault(&secret_id).await, tokens)
-            .await
-            .unwrap_or_else(|error| panic!("reading the test signing key: {error:?}"));
+        let vault = KeyVault::new(
+            &sdk_config(&endpoints.secretsmanager_endpoint).await,
+            &secret_id,
+        );
+        let signer = Signer::load(vault, tokens).await;
         let login_state = LoginState {
             app: AppState::new(
                 config.clone(),

@@ -22,6 +22,9 @@ use aws_sdk_dynamodb::config::Credentials;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Where the emulators listen (a test may point an app's handlers elsewhere:
+/// `TestApp::with_endpoints`).
+#[derive(Clone)]
 pub struct Emulators {
     pub dynamodb_endpoint: String,
     pub ses_endpoint: String,
