@@ -132,7 +132,9 @@ async fn a_login_function_started_while_secrets_manager_was_unreachable_answers_
  {
     let app = TestApp::spawn().await;
     let email = app.email("ada");
-    app.register(&email, PASSWORD, "Ada").await.assert_status(201);
+    app.register(&email, PASSWORD, "Ada")
+        .await
+        .assert_status(201);
     let outage = Interruption::of(&emulators().secretsmanager_endpoint);
     // The cold start happens during the outage, and the function starts.
     let cold_started = app

@@ -221,6 +221,7 @@ pub fn markdown(
     routes: &[Route],
     results: &BTreeMap<&str, Measured>,
     memory: &BTreeMap<String, u32>,
+    secret_read: Duration,
 ) -> Result<String, String> {
     let get = |function: &str| {
         results
@@ -240,8 +241,8 @@ pub fn markdown(
         out,
         "- Release builds (`cargo lambda build --release`, the functions in one cargo run per architecture, as `make package` builds them for `sam build`). \
          Sizes are of the zipped `bootstrap`; every other number is of the x86_64 binaries run here, \
-         through a Lambda Runtime API on 127.0.0.1 (tools/bench/driver), against DynamoDB Local and \
-         the SES emulator on 127.0.0.1, with each route's event from `events/`."
+         through a Lambda Runtime API on 127.0.0.1 (tools/bench/driver), against DynamoDB Local, \
+         the SES emulator and the Secrets Manager emulator (moto) on 127.0.0.1, with each route's event from `events/`."
     );
     let _ = writeln!(
         out,
@@ -316,14 +317,24 @@ pub fn markdown(
             })?),
             None => None,
         };
-        let cold_limit = TARGET_COLD + argon2.unwrap_or_default();
+        let secret = if route.reads_secret {
+            secret_read
+        } else {
+            Duration::ZERO
+        };
+        let cold_limit = TARGET_COLD + argon2.unwrap_or_default() + secret;
         let cold = median(&measured.cold);
         let _ = writeln!(
             out,
-            "| {} cold start <= 15 ms{} | {:.1} ms (limit {:.1} ms) | {} |",
+            "| {} cold start <= 15 ms{}{} | {:.1} ms (limit {:.1} ms) | {} |",
             route.function,
             if argon2.is_some() {
                 " + one Argon2id operation"
+            } else {
+                ""
+            },
+            if route.reads_secret {
+                " + one Secrets Manager read"
             } else {
                 ""
             },
@@ -400,6 +411,11 @@ pub fn markdown(
     if let Some(hash) = hash {
         let _ = writeln!(out, "\nOne Argon2id hash: {}.", human(hash));
     }
+    let _ = writeln!(
+        out,
+        "One Secrets Manager read (GetSecretValue of the signing-key secret on a new connection to the emulator, median of 20): {}.",
+        human(secret_read)
+    );
 
     let _ = writeln!(out, "\n## Estimated cost per million requests\n");
     let _ = writeln!(
