@@ -47,6 +47,21 @@ impl KeySet {
         self.keys.iter().find(|key| key.kid == kid)
     }
 
+    /// Makes the published key `kid` the one that signs from `now` on; the
+    /// key it takes over from stops signing at `now`.
+    pub fn activate(&mut self, kid: &str, now: u64) {
+        let previous = self.active_kid.replace(kid.to_owned());
+        for key in &mut self.keys {
+            if Some(&key.kid) == previous.as_ref() {
+                key.deactivated_at = Some(now);
+            }
+            if key.kid == kid {
+                key.activated_at = Some(now);
+                key.deactivated_at = None;
+            }
+        }
+    }
+
     /// The key that verifies tokens with this `kid`, if it is published.
     pub fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
         let key = self.get(kid)?;
@@ -152,6 +167,21 @@ fn thumbprint(n: &str, e: &str) -> String {
 mod tests {
     use super::*;
     use crate::token::test_keys::{FIRST, SECOND, TOO_SMALL, published, signing};
+
+    #[test]
+    fn activating_a_key_stops_the_previous_one_at_the_same_moment() {
+        let (first, second) = (signing(FIRST), signing(SECOND));
+        let mut keys = published(&[&first, &second]);
+        keys.activate(&first.kid, 10);
+        keys.activate(&second.kid, 20);
+        assert_eq!(keys.active_kid.as_deref(), Some(second.kid.as_str()));
+        let (old, new) = (
+            keys.get(&first.kid).unwrap(),
+            keys.get(&second.kid).unwrap(),
+        );
+        assert_eq!((old.activated_at, old.deactivated_at), (Some(10), Some(20)));
+        assert_eq!((new.activated_at, new.deactivated_at), (Some(20), None));
+    }
 
     #[test]
     fn a_key_id_is_the_thumbprint_of_its_public_key() {

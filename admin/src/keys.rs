@@ -28,6 +28,13 @@ use signing_keys::KeyVault;
 
 use crate::{Failure, store_failure};
 
+fn published<'a>(stored: &'a StoredKeySet, kid: &str) -> Result<&'a PublishedKey, Failure> {
+    stored
+        .keys
+        .get(kid)
+        .ok_or_else(|| Failure::Refused(format!("no published key has the id {kid}")))
+}
+
 /// How long an API Gateway JWT authorizer may keep a key set it fetched.
 pub const AUTHORIZER_KEY_CACHE_SECONDS: u64 = 2 * 3600 + 10 * 60;
 /// Margin after the last token a key signed has expired.
@@ -108,17 +115,10 @@ impl KeyAdmin<'_> {
         self.vault.store(&private).await.map_err(store_failure)?;
 
         let mut keys = stored.keys.clone();
-        let mut published = key.published(self.now);
+        keys.keys.push(key.published(self.now));
         if activate {
-            published.activated_at = Some(self.now);
-            let previous = keys.active_kid.replace(key.kid.clone());
-            for key in &mut keys.keys {
-                if Some(&key.kid) == previous.as_ref() {
-                    key.deactivated_at = Some(self.now);
-                }
-            }
+            keys.activate(&key.kid, self.now);
         }
-        keys.keys.push(published);
         self.replace(&stored, &keys).await?;
         Ok(if activate {
             format!("added and activated key {}", key.kid)
@@ -134,10 +134,7 @@ impl KeyAdmin<'_> {
 
     async fn activate(&self, kid: &str, force: bool) -> Result<String, Failure> {
         let stored = self.key_set().await?;
-        let key = stored
-            .keys
-            .get(kid)
-            .ok_or_else(|| Failure::Refused(format!("no published key has the id {kid}")))?;
+        let key = published(&stored, kid)?;
         if stored.keys.active_kid.as_deref() == Some(kid) {
             return Ok(format!("key {kid} is active already"));
         }
@@ -154,27 +151,14 @@ impl KeyAdmin<'_> {
             )));
         }
         let mut keys = stored.keys.clone();
-        let now = self.now;
-        let previous = keys.active_kid.replace(kid.to_owned());
-        for key in &mut keys.keys {
-            if Some(&key.kid) == previous.as_ref() {
-                key.deactivated_at = Some(now);
-            }
-            if key.kid == kid {
-                key.activated_at = Some(now);
-                key.deactivated_at = None;
-            }
-        }
+        keys.activate(kid, self.now);
         self.replace(&stored, &keys).await?;
         Ok(format!("key {kid} now signs"))
     }
 
     async fn retire(&self, kid: &str, force: bool) -> Result<String, Failure> {
         let stored = self.key_set().await?;
-        let key = stored
-            .keys
-            .get(kid)
-            .ok_or_else(|| Failure::Refused(format!("no published key has the id {kid}")))?;
+        let key = published(&stored, kid)?;
         if stored.keys.active_kid.as_deref() == Some(kid) {
             return Err(Failure::Refused(format!(
                 "key {kid} is the active key: activate another one first"

@@ -198,14 +198,19 @@ async fn list_users_through_the_gateway_needs_an_admin() {
         .assert_error(400, "invalid_cursor");
 }
 
-#[tokio::test]
-async fn the_key_documents_name_the_issuer_and_publish_public_keys_only() {
-    let app = TestApp::behind_gateway().await;
-    let issuer = stack()
+/// The `iss` the stack's functions are configured with.
+fn stack_issuer() -> String {
+    stack()
         .config
         .jwt_issuer
         .clone()
-        .expect("the stack's issuer");
+        .expect("the stack's issuer")
+}
+
+#[tokio::test]
+async fn the_key_documents_name_the_issuer_and_publish_public_keys_only() {
+    let app = TestApp::behind_gateway().await;
+    let issuer = stack_issuer();
     let discovery = app.discovery().await;
     let discovery = discovery.assert_ok();
     assert_eq!(discovery["issuer"], issuer.as_str());
@@ -275,11 +280,7 @@ fn verify_independently(token: &str, issuer: &str, audience: &str) -> Result<Val
 #[tokio::test]
 async fn an_independent_verifier_accepts_the_tokens_through_discovery_and_refuses_forgeries() {
     let app = TestApp::behind_gateway().await;
-    let issuer = stack()
-        .config
-        .jwt_issuer
-        .clone()
-        .expect("the stack's issuer");
+    let issuer = stack_issuer();
     let audience = stack().config.jwt_audience.clone();
     let token = app.registered_token(&app.email("pyjwt")).await;
 
