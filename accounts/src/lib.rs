@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod keys;
 pub mod password;
+pub mod refresh_token;
 pub mod reset_token;
 pub mod sdk;
 pub mod store;
