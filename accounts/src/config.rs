@@ -14,6 +14,81 @@ pub const DEFAULT_RESET_TOKEN_TTL_SECONDS: u64 = 30 * 60;
 /// A reset token lives at most an hour: it is as good as the password.
 const RESET_TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=3600;
 
+/// How long sessions live (API.md, "Sessions"): 30 days from login whatever
+/// their use, 7 days without a refresh, and a 10 s window in which the
+/// refresh token just rotated out still answers (a client retrying a
+/// refresh whose answer it lost).
+pub const DEFAULT_SESSION_MAX_AGE_SECONDS: u64 = 30 * 24 * 3600;
+pub const DEFAULT_SESSION_IDLE_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
+pub const DEFAULT_REFRESH_REUSE_INTERVAL_SECONDS: u64 = 10;
+const SESSION_MAX_AGE_RANGE: std::ops::RangeInclusive<u64> = 60..=365 * 24 * 3600;
+const REFRESH_REUSE_INTERVAL_RANGE: std::ops::RangeInclusive<u64> = 0..=60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// `SESSION_MAX_AGE_SECONDS`: from login to the end, whatever the use.
+    pub max_age_seconds: u64,
+    /// `SESSION_IDLE_TIMEOUT_SECONDS`: from the last refresh (or the login)
+    /// to the end; at most the maximum age.
+    pub idle_timeout_seconds: u64,
+    /// `REFRESH_REUSE_INTERVAL_SECONDS`: how long the previous refresh token
+    /// still answers after its rotation.
+    pub reuse_interval_seconds: u64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            max_age_seconds: DEFAULT_SESSION_MAX_AGE_SECONDS,
+            idle_timeout_seconds: DEFAULT_SESSION_IDLE_TIMEOUT_SECONDS,
+            reuse_interval_seconds: DEFAULT_REFRESH_REUSE_INTERVAL_SECONDS,
+        }
+    }
+}
+
+impl SessionPolicy {
+    fn from_lookup(non_empty: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let max_age_seconds = seconds(
+            non_empty("SESSION_MAX_AGE_SECONDS"),
+            DEFAULT_SESSION_MAX_AGE_SECONDS,
+            SESSION_MAX_AGE_RANGE,
+            ConfigError::Invalid {
+                name: "SESSION_MAX_AGE_SECONDS",
+                reason: "it must be a whole number of seconds from 60 to 365 days",
+            },
+        )?;
+        let idle_timeout_seconds = seconds(
+            non_empty("SESSION_IDLE_TIMEOUT_SECONDS"),
+            DEFAULT_SESSION_IDLE_TIMEOUT_SECONDS.min(max_age_seconds),
+            60..=max_age_seconds,
+            ConfigError::Invalid {
+                name: "SESSION_IDLE_TIMEOUT_SECONDS",
+                reason: "it must be a whole number of seconds from 60 to SESSION_MAX_AGE_SECONDS",
+            },
+        )?;
+        let reuse_interval_seconds = seconds(
+            non_empty("REFRESH_REUSE_INTERVAL_SECONDS"),
+            DEFAULT_REFRESH_REUSE_INTERVAL_SECONDS,
+            REFRESH_REUSE_INTERVAL_RANGE,
+            ConfigError::Invalid {
+                name: "REFRESH_REUSE_INTERVAL_SECONDS",
+                reason: "it must be a whole number of seconds from 0 to 60",
+            },
+        )?;
+        Ok(Self {
+            max_age_seconds,
+            idle_timeout_seconds,
+            reuse_interval_seconds,
+        })
+    }
+
+    /// When a session that began at `created_at` and was last refreshed at
+    /// `last_used_at` ends (seconds; its items' TTL too).
+    pub fn ends_at(&self, created_at: u64, last_used_at: u64) -> u64 {
+        (created_at + self.max_age_seconds).min(last_used_at + self.idle_timeout_seconds)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub table_name: String,
@@ -25,6 +100,7 @@ pub struct Config {
     /// `JWT_AUDIENCE`: the tokens' `aud`.
     pub jwt_audience: String,
     pub access_token_ttl_seconds: u64,
+    pub sessions: SessionPolicy,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -72,11 +148,14 @@ impl Config {
             },
         )?;
 
+        let sessions = SessionPolicy::from_lookup(non_empty)?;
+
         Ok(Self {
             table_name,
             jwt_issuer,
             jwt_audience,
             access_token_ttl_seconds,
+            sessions,
         })
     }
 }
@@ -175,6 +254,56 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn sessions_default_to_30_days_7_idle_and_a_10_second_retry_window() {
+        let config = Config::from_lookup(lookup(&[("TABLE_NAME", "users")])).unwrap();
+        assert_eq!(config.sessions, SessionPolicy::default());
+        assert_eq!(config.sessions.max_age_seconds, 2_592_000);
+        assert_eq!(config.sessions.idle_timeout_seconds, 604_800);
+        assert_eq!(config.sessions.reuse_interval_seconds, 10);
+    }
+
+    #[test]
+    fn session_settings_out_of_range_are_refused() {
+        for (name, value) in [
+            ("SESSION_MAX_AGE_SECONDS", "59"),
+            ("SESSION_IDLE_TIMEOUT_SECONDS", "2592001"),
+            ("SESSION_IDLE_TIMEOUT_SECONDS", "59"),
+            ("REFRESH_REUSE_INTERVAL_SECONDS", "61"),
+            ("REFRESH_REUSE_INTERVAL_SECONDS", "-1"),
+        ] {
+            let err =
+                Config::from_lookup(lookup(&[("TABLE_NAME", "users"), (name, value)])).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { name: invalid, .. } if invalid == name),
+                "{name}={value}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_maximum_age_caps_the_default_idle_timeout() {
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "users"),
+            ("SESSION_MAX_AGE_SECONDS", "3600"),
+        ]))
+        .unwrap();
+        assert_eq!(config.sessions.idle_timeout_seconds, 3600);
+        assert_eq!(config.sessions.ends_at(1000, 1000), 4600);
+    }
+
+    #[test]
+    fn a_session_ends_at_its_maximum_age_or_after_its_idle_time() {
+        let policy = SessionPolicy {
+            max_age_seconds: 100,
+            idle_timeout_seconds: 30,
+            reuse_interval_seconds: 10,
+        };
+        assert_eq!(policy.ends_at(0, 0), 30);
+        assert_eq!(policy.ends_at(0, 50), 80);
+        assert_eq!(policy.ends_at(0, 90), 100);
     }
 
     #[test]

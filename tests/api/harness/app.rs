@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use accounts::Config;
-use accounts::config::{DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE};
+use accounts::config::{DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE, SessionPolicy};
 use accounts::error::cause_chain;
 use accounts::keys::KeySet;
 use accounts::store::{UserStore, schema};
@@ -92,6 +92,7 @@ impl TestApp {
             jwt_issuer: Some(ISSUER.to_owned()),
             jwt_audience: DEFAULT_JWT_AUDIENCE.to_owned(),
             access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+            sessions: SessionPolicy::default(),
         };
         let secret_id = format!("signing-keys-{tag}");
         let store = UserStore::new(dynamodb.clone(), &config.table_name);

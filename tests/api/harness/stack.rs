@@ -10,7 +10,7 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 
 use accounts::Config;
-use accounts::config::{DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE};
+use accounts::config::{DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE, SessionPolicy};
 use accounts::keys::KeySet;
 
 use super::keys::install_run_key;
@@ -68,6 +68,7 @@ fn start() -> Stack {
         jwt_issuer: Some(format!("http://127.0.0.1:{port}")),
         jwt_audience: DEFAULT_JWT_AUDIENCE.to_owned(),
         access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+        sessions: SessionPolicy::default(),
     };
     let secret_id = format!("e2e-signing-keys-{}", uuid::Uuid::new_v4().simple());
     let key_set = create_table(&config.table_name, &secret_id);
