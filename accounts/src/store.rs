@@ -23,6 +23,7 @@ mod lockout;
 pub mod permissions;
 mod reset;
 pub mod schema;
+pub mod session_items;
 mod sessions;
 mod users;
 

@@ -1,0 +1,292 @@
+//! Session items (issue #13; not yet wired into the routes): one per login,
+//! `USER#<id>` / `SESSION#<sid>`, beside the user item so that
+//! authentication reads both in one `TransactGetItems`.
+//!
+//! A session is live while its `epoch` equals the user's `token_version`
+//! and it has not reached `SessionPolicy::ends_at`. A password reset, a
+//! password change and `logout?scope=global` bump the user's version in the
+//! one write they make anyway: every session ends at once, however many
+//! there are (a transaction could name at most 100 items), and the ended
+//! items go with their TTL.
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{
+    Item, UserStore, key, malformed, n, number_attr, s, string_attr, update_if, user_id_attr,
+    user_pk,
+};
+use crate::config::SessionPolicy;
+use crate::domain::UserId;
+use crate::error::{ApiError, sdk_error};
+use crate::refresh_token::{RefreshToken, SessionId, SessionKey};
+
+/// User agents are kept to this many characters (API.md: at most 256).
+pub const USER_AGENT_CHARS: usize = 256;
+
+#[derive(Debug)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub created_at: u64,
+    /// The login or the last refresh.
+    pub last_used_at: u64,
+    pub user_agent: Option<String>,
+    /// The user's `token_version` when the session began (or was kept by
+    /// `logout?scope=others`).
+    pub epoch: u64,
+    pub key: SessionKey,
+    /// The counter of the current refresh token.
+    pub counter: u64,
+    /// When the current refresh token was handed out.
+    pub rotated_at: u64,
+}
+
+impl SessionRecord {
+    /// A new session's record, its first refresh token at counter 0.
+    pub fn begin(
+        user_id: &UserId,
+        epoch: u64,
+        user_agent: Option<&str>,
+        now: u64,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            id: SessionId::generate(),
+            user_id: user_id.clone(),
+            created_at: now,
+            last_used_at: now,
+            user_agent: user_agent
+                .map(keep_user_agent)
+                .filter(|agent| !agent.is_empty()),
+            epoch,
+            key: SessionKey::generate()?,
+            counter: 0,
+            rotated_at: now,
+        })
+    }
+
+    pub fn current_token(&self) -> RefreshToken {
+        RefreshToken {
+            user_id: self.user_id.clone(),
+            session_id: self.id.clone(),
+            counter: self.counter,
+        }
+    }
+
+    /// Whether the session still counts: the user's version unchanged and
+    /// neither its maximum age nor its idle time reached.
+    pub fn is_live(&self, user_token_version: u64, policy: &SessionPolicy, now: u64) -> bool {
+        self.epoch == user_token_version && now < policy.ends_at(self.created_at, self.last_used_at)
+    }
+}
+
+/// The first `USER_AGENT_CHARS` characters, control characters dropped (it
+/// is shown back to the user in the session list).
+fn keep_user_agent(agent: &str) -> String {
+    agent
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(USER_AGENT_CHARS)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+pub fn session_sk(id: &SessionId) -> String {
+    format!("SESSION#{id}")
+}
+
+pub const SESSION_SK_PREFIX: &str = "SESSION#";
+
+pub fn session_item(record: &SessionRecord, policy: &SessionPolicy) -> Item {
+    let mut item = key(user_pk(&record.user_id), &session_sk(&record.id));
+    item.extend([
+        ("session_id".to_owned(), s(record.id.as_str())),
+        ("user_id".to_owned(), s(record.user_id.as_str())),
+        ("created_at".to_owned(), n(record.created_at)),
+        ("last_used_at".to_owned(), n(record.last_used_at)),
+        ("epoch".to_owned(), n(record.epoch)),
+        (
+            "refresh_key".to_owned(),
+            AttributeValue::B(Blob::new(record.key.as_bytes())),
+        ),
+        ("counter".to_owned(), n(record.counter)),
+        ("rotated_at".to_owned(), n(record.rotated_at)),
+        (
+            "expires_at".to_owned(),
+            n(policy.ends_at(record.created_at, record.last_used_at)),
+        ),
+    ]);
+    if let Some(agent) = &record.user_agent {
+        item.insert("user_agent".to_owned(), s(agent));
+    }
+    item
+}
+
+pub fn session_from_item(item: &Item) -> Result<SessionRecord, ApiError> {
+    let key = match item.get("refresh_key") {
+        Some(AttributeValue::B(blob)) => SessionKey::from_bytes(blob.as_ref()),
+        _ => None,
+    }
+    .ok_or_else(|| malformed("refresh_key"))?;
+    Ok(SessionRecord {
+        id: SessionId::parse(&string_attr(item, "session_id")?)
+            .ok_or_else(|| malformed("session_id"))?,
+        user_id: user_id_attr(item, "user_id")?,
+        created_at: number_attr(item, "created_at")?,
+        last_used_at: number_attr(item, "last_used_at")?,
+        user_agent: match item.get("user_agent") {
+            None => None,
+            Some(_) => Some(string_attr(item, "user_agent")?),
+        },
+        epoch: number_attr(item, "epoch")?,
+        key,
+        counter: number_attr(item, "counter")?,
+        rotated_at: number_attr(item, "rotated_at")?,
+    })
+}
+
+impl UserStore {
+    /// Every session item of the user, ended ones included (the caller
+    /// filters with `SessionRecord::is_live`), in one Query.
+    pub async fn session_records(&self, user_id: &UserId) -> Result<Vec<SessionRecord>, ApiError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(&user_pk(user_id)))
+                .expression_attribute_values(":prefix", s(SESSION_SK_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in output.items() {
+                records.push(session_from_item(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => return Ok(records),
+            }
+        }
+    }
+
+    /// Moves the session to the refresh token after `from` (counter + 1), on
+    /// condition that `from` is still current; `false` when another refresh
+    /// got there first (or the session is gone).
+    pub async fn advance_session(
+        &self,
+        from: &RefreshToken,
+        policy: &SessionPolicy,
+        created_at: u64,
+        now: u64,
+    ) -> Result<bool, ApiError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                user_pk(&from.user_id),
+                &session_sk(&from.session_id),
+            )))
+            .condition_expression("#counter = :from")
+            .update_expression(
+                "SET #counter = :next, rotated_at = :now, last_used_at = :now, expires_at = :ends",
+            )
+            .expression_attribute_names("#counter", "counter")
+            .expression_attribute_values(":from", n(from.counter))
+            .expression_attribute_values(":next", n(from.counter + 1))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ends", n(policy.ends_at(created_at, now)));
+        Ok(update_if(request).await?.is_some())
+    }
+
+    /// Ends one session by removing its item; `false` if there was none.
+    pub async fn end_session(&self, user_id: &UserId, id: &SessionId) -> Result<bool, ApiError> {
+        let request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), &session_sk(id))))
+            .condition_expression("attribute_exists(pk)");
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> SessionPolicy {
+        SessionPolicy {
+            max_age_seconds: 1000,
+            idle_timeout_seconds: 100,
+            reuse_interval_seconds: 10,
+        }
+    }
+
+    #[test]
+    fn a_session_survives_the_trip_through_an_item() {
+        let user_id = UserId::generate();
+        let record = SessionRecord::begin(&user_id, 3, Some("curl/8.0"), 5000).unwrap();
+        let item = session_item(&record, &policy());
+        assert_eq!(item["expires_at"], n(5100));
+        let back = session_from_item(&item).unwrap();
+        assert_eq!(back.id, record.id);
+        assert_eq!(back.user_id, user_id);
+        assert_eq!(back.epoch, 3);
+        assert_eq!(back.user_agent.as_deref(), Some("curl/8.0"));
+        assert_eq!(back.key.as_bytes(), record.key.as_bytes());
+        assert_eq!(back.counter, 0);
+    }
+
+    #[test]
+    fn user_agents_are_cut_to_256_characters_without_control_characters() {
+        let long = format!("agent\u{7}\n{}", "é".repeat(400));
+        let record = SessionRecord::begin(&UserId::generate(), 0, Some(&long), 0).unwrap();
+        let kept = record.user_agent.unwrap();
+        assert_eq!(kept.chars().count(), USER_AGENT_CHARS);
+        assert!(kept.starts_with("agenté"));
+        let blank = SessionRecord::begin(&UserId::generate(), 0, Some(" \n"), 0).unwrap();
+        assert_eq!(blank.user_agent, None);
+    }
+
+    #[test]
+    fn a_session_ends_with_a_new_user_version_its_age_or_its_idle_time() {
+        let record = SessionRecord::begin(&UserId::generate(), 2, None, 0).unwrap();
+        assert!(record.is_live(2, &policy(), 99));
+        assert!(!record.is_live(3, &policy(), 1), "version bumped");
+        assert!(!record.is_live(2, &policy(), 100), "idle");
+        let used = SessionRecord {
+            last_used_at: 950,
+            ..record
+        };
+        assert!(used.is_live(2, &policy(), 999));
+        assert!(!used.is_live(2, &policy(), 1000), "maximum age");
+    }
+
+    #[test]
+    fn an_item_without_its_key_is_corrupt() {
+        let record = SessionRecord::begin(&UserId::generate(), 0, None, 0).unwrap();
+        let mut item = session_item(&record, &policy());
+        item.remove("refresh_key");
+        assert!(matches!(
+            session_from_item(&item),
+            Err(ApiError::Unexpected(_))
+        ));
+    }
+}
