@@ -25,5 +25,6 @@ mod password_reset;
 mod permissions;
 mod register;
 mod request_rules;
+mod session_store;
 mod signing_keys;
 mod update_user;

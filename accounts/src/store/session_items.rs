@@ -147,6 +147,24 @@ pub fn session_from_item(item: &Item) -> Result<SessionRecord, ApiError> {
 }
 
 impl UserStore {
+    /// Stores a new session (login adds it to the lockout-clearing write
+    /// once the routes use sessions).
+    pub async fn create_session(
+        &self,
+        record: &SessionRecord,
+        policy: &SessionPolicy,
+    ) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(session_item(record, policy)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
     /// Every session item of the user, ended ones included (the caller
     /// filters with `SessionRecord::is_live`), in one Query.
     pub async fn session_records(&self, user_id: &UserId) -> Result<Vec<SessionRecord>, ApiError> {
