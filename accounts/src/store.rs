@@ -6,7 +6,7 @@
 //! |---------------|------------------|-----------------|------------------|
 //! | user          | `USER#<id>`      | `USER`          | id, email, name, admin, created_at, updated_at, password_hash, token_version, reset_token_hash?, reset_sent_at?, list_pk = `USER`, list_sk = id |
 //! | email claim   | `EMAIL#<email>`  | `EMAIL`         | user_id |
-//! | revoked token | `USER#<id>`      | `REVOKED#<jti>` | expires_at (the token's `exp`) |
+//! | session       | `USER#<id>`      | `SESSION#<sid>` | session_id, user_id, created_at, last_used_at, user_agent?, epoch, refresh_key, counter, rotated_at, expires_at |
 //! | reset token   | `RESET#<sha256>` | `RESET`         | user_id, expires_at |
 //! | login lockout | `LOGIN#<email>`  | `LOGIN`         | attempts, reserved_at_ms, locked_until_ms?, lock_attempt?, expires_at |
 //! | signing keys  | `KEYS`           | `KEYS`          | key_set (JSON: the published public keys, the active kid), version |

@@ -1,7 +1,6 @@
 //! Access tokens: RS256 JWTs with a `kid` header and the claims `iss`,
-//! `aud`, `sub`, `iat`, `exp`, `jti`, plus `ver`, the user's token version
-//! when it was issued: a password reset moves the version on, which refuses
-//! every token issued before it without comparing clocks.
+//! `aud`, `sub`, `sid` (the session: a token is good only while its session
+//! is live, which authentication reads), `iat`, `exp`, `jti`.
 //!
 //! The verifier pins RS256 (a token whose header names any other algorithm,
 //! `none` and HS256 included, is refused before any key is looked at),
@@ -18,6 +17,7 @@ use crate::clock::unix_now;
 use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::keys::{KeySet, SigningKey};
+use crate::refresh_token::SessionId;
 
 /// Clock skew tolerated on `exp` and `nbf`. Issuer and verifier are the same
 /// service on synchronised clocks, so this stays small.
@@ -31,7 +31,7 @@ pub struct Claims {
     pub iat: u64,
     pub exp: u64,
     pub jti: String,
-    pub ver: u64,
+    pub sid: String,
 }
 
 /// A verified token's subject and identity.
@@ -41,7 +41,7 @@ pub struct VerifiedToken {
     pub token_id: String,
     pub issued_at: u64,
     pub expires_at: u64,
-    pub token_version: u64,
+    pub session_id: SessionId,
 }
 
 pub struct IssuedToken {
@@ -75,7 +75,7 @@ impl TokenVerifier {
         crypto::install();
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "jti"]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub", "jti", "sid"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
         Self { validation }
@@ -99,6 +99,7 @@ impl TokenVerifier {
             .map_err(|_| Rejected::Invalid)?
             .claims;
         let user_id = UserId::parse(&claims.sub).ok_or(Rejected::Invalid)?;
+        let session_id = SessionId::parse(&claims.sid).ok_or(Rejected::Invalid)?;
         if claims.jti.is_empty() {
             return Err(Rejected::Invalid);
         }
@@ -107,7 +108,7 @@ impl TokenVerifier {
             token_id: claims.jti,
             issued_at: claims.iat,
             expires_at: claims.exp,
-            token_version: claims.ver,
+            session_id,
         })
     }
 }
@@ -127,13 +128,14 @@ impl TokenSigner {
         }
     }
 
-    /// A token for `user_id`, signed with `key` (the active key) for `issuer`.
+    /// A token for `user_id` in `session_id`, signed with `key` (the active
+    /// key) for `issuer`.
     pub fn issue(
         &self,
         key: &SigningKey,
         issuer: &str,
         user_id: &UserId,
-        token_version: u64,
+        session_id: &SessionId,
     ) -> Result<IssuedToken, ApiError> {
         let now = unix_now();
         let claims = Claims {
@@ -143,7 +145,7 @@ impl TokenSigner {
             iat: now,
             exp: now + self.ttl_seconds,
             jti: uuid::Uuid::new_v4().simple().to_string(),
-            ver: token_version,
+            sid: session_id.to_string(),
         };
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(key.kid.clone());
@@ -196,7 +198,7 @@ mod tests {
 
     fn claims_now(user_id: &UserId) -> serde_json::Value {
         let now = unix_now();
-        serde_json::json!({"iss": ISSUER, "aud": "user-api", "sub": user_id.as_str(), "iat": now, "exp": now + 60, "jti": "j1", "ver": 0})
+        serde_json::json!({"iss": ISSUER, "aud": "user-api", "sub": user_id.as_str(), "iat": now, "exp": now + 60, "jti": "j1", "sid": SessionId::generate().as_str()})
     }
 
     fn sign_rs256(claims: &serde_json::Value, key: &SigningKey, kid: Option<&str>) -> String {
@@ -212,12 +214,13 @@ mod tests {
         let keys = published(&[&key]);
         let signer = TokenSigner::new("user-api", 900);
         let user_id = UserId::generate();
-        let issued = signer.issue(&key, ISSUER, &user_id, 7).unwrap();
+        let session_id = SessionId::generate();
+        let issued = signer.issue(&key, ISSUER, &user_id, &session_id).unwrap();
         let verified = verifier()
             .verify(issued.token.expose_secret(), &keys, ISSUER)
             .unwrap();
         assert_eq!(verified.user_id, user_id);
-        assert_eq!(verified.token_version, 7);
+        assert_eq!(verified.session_id, session_id);
         assert_eq!(verified.expires_at - verified.issued_at, 900);
         assert_eq!(issued.expires_in, 900);
         let header = jsonwebtoken::decode_header(issued.token.expose_secret()).unwrap();
@@ -233,7 +236,10 @@ mod tests {
         let verifier = verifier();
         let user_id = UserId::generate();
         let mut ids = (0..2).map(|_| {
-            let token = signer.issue(&key, ISSUER, &user_id, 0).unwrap().token;
+            let token = signer
+                .issue(&key, ISSUER, &user_id, &SessionId::generate())
+                .unwrap()
+                .token;
             verifier
                 .verify(token.expose_secret(), &keys, ISSUER)
                 .unwrap()
@@ -290,7 +296,7 @@ mod tests {
                 "{claim}"
             );
         }
-        for claim in ["iss", "aud", "sub", "iat", "exp", "jti", "ver"] {
+        for claim in ["iss", "aud", "sub", "iat", "exp", "jti", "sid"] {
             let mut claims = claims_now(&user_id);
             claims.as_object_mut().unwrap().remove(claim);
             assert!(

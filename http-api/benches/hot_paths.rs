@@ -34,11 +34,14 @@ fn jwt(c: &mut Criterion) {
     let signer = TokenSigner::new("user-api", 900);
     let verifier = TokenVerifier::new("user-api");
     let user_id = UserId::generate();
-    let issued = signer.issue(&key, ISSUER, &user_id, 0).expect("a token");
+    let session_id = accounts::refresh_token::SessionId::generate();
+    let issued = signer
+        .issue(&key, ISSUER, &user_id, &session_id)
+        .expect("a token");
     let token = secrecy::ExposeSecret::expose_secret(&issued.token).to_owned();
     let mut group = c.benchmark_group("jwt");
     group.bench_function("issue", |b| {
-        b.iter(|| signer.issue(&key, ISSUER, black_box(&user_id), 0))
+        b.iter(|| signer.issue(&key, ISSUER, black_box(&user_id), &session_id))
     });
     group.bench_function("verify", |b| {
         b.iter(|| verifier.verify(black_box(&token), &keys, ISSUER))

@@ -6,9 +6,11 @@ use lambda_http::{Request, RequestExt};
 
 use crate::http::bearer_token;
 use crate::keys::PublishedKeys;
+use accounts::clock::unix_now;
 use accounts::config::Config;
 use accounts::error::ApiError;
 use accounts::sdk;
+use accounts::store::session_items::SessionRecord;
 use accounts::store::{StoredUser, UserStore};
 use accounts::token::{Rejected, TokenVerifier, VerifiedToken};
 
@@ -24,6 +26,7 @@ pub struct AppState {
 pub struct Authenticated {
     pub token: VerifiedToken,
     pub user: StoredUser,
+    pub session: SessionRecord,
 }
 
 impl AppState {
@@ -71,8 +74,8 @@ impl AppState {
     }
 
     /// Checks the bearer token: algorithm, key, signature, claims, then, in
-    /// one read, that its user still exists, that it was not revoked by a
-    /// logout and that no password reset came after it. Any failure is
+    /// one read, that its user still exists and that its session is live
+    /// (not ended by a logout, a password reset or its age). Any failure is
     /// `InvalidToken`.
     pub async fn authenticate(&self, request: &Request) -> Result<Authenticated, ApiError> {
         let presented = bearer_token(request)?;
@@ -85,11 +88,20 @@ impl AppState {
             }
             verified => verified,
         }?;
-        let session = self.store.session(&token.user_id, &token.token_id).await?;
-        match session.user {
-            Some(user) if !session.revoked && user.token_version == token.token_version => {
+        let session = self
+            .store
+            .session(&token.user_id, &token.session_id)
+            .await?;
+        match (session.user, session.record) {
+            (Some(user), Some(record))
+                if record.is_live(user.token_version, &self.config.sessions, unix_now()) =>
+            {
                 tracing::Span::current().record("user_id", user.user.id.as_str());
-                Ok(Authenticated { token, user })
+                Ok(Authenticated {
+                    token,
+                    user,
+                    session: record,
+                })
             }
             _ => Err(ApiError::InvalidToken),
         }

@@ -23,6 +23,7 @@ use accounts::config::ConfigError;
 use accounts::domain::UserId;
 use accounts::error::{ApiError, cause_chain, sdk_error};
 use accounts::keys::{KeySet, SigningKey};
+use accounts::refresh_token::SessionId;
 use accounts::token::{IssuedToken, TokenSigner};
 
 /// After the key set names an active key this function does not hold, the
@@ -73,12 +74,12 @@ impl Signer {
         published: &KeySet,
         issuer: &str,
         user_id: &UserId,
-        token_version: u64,
+        session_id: &SessionId,
     ) -> Result<IssuedToken, ApiError> {
         let active = published.active_kid.as_deref().ok_or_else(|| {
             ApiError::unexpected("no signing key is active: run users-admin keys add")
         })?;
-        if let Some(issued) = self.issue_with(active, issuer, user_id, token_version)? {
+        if let Some(issued) = self.issue_with(active, issuer, user_id, session_id)? {
             return Ok(issued);
         }
         let stale = self
@@ -95,7 +96,7 @@ impl Signer {
                 read_at: Some(Instant::now()),
             };
         }
-        self.issue_with(active, issuer, user_id, token_version)?
+        self.issue_with(active, issuer, user_id, session_id)?
             .ok_or_else(|| ApiError::unexpected("the active signing key is not in the key secret"))
     }
 
@@ -104,13 +105,13 @@ impl Signer {
         kid: &str,
         issuer: &str,
         user_id: &UserId,
-        token_version: u64,
+        session_id: &SessionId,
     ) -> Result<Option<IssuedToken>, ApiError> {
         let held = self.held();
         held.keys
             .iter()
             .find(|key| key.kid == kid)
-            .map(|key| self.tokens.issue(key, issuer, user_id, token_version))
+            .map(|key| self.tokens.issue(key, issuer, user_id, session_id))
             .transpose()
     }
 

@@ -17,20 +17,32 @@ use crate::harness::forge::hand_made;
 use crate::harness::keys::run_key;
 use crate::harness::{ISSUER, NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to};
 
-/// An app with one admin user; returns it, the user's id and email.
-async fn app_with_user() -> (TestApp, String, String) {
+/// Whom forged tokens name: a real user and one of its live sessions.
+struct Subject {
+    user_id: String,
+    session_id: String,
+}
+
+/// An app with one admin user, logged in; returns it, the user and its
+/// session, and the email.
+async fn app_with_user() -> (TestApp, Subject, String) {
     let app = TestApp::spawn().await;
     let email = app.email("ada");
     let token = app.registered_token(&email).await;
     app.admin(&["promote", &email]).await.unwrap();
-    let user_id = app.user_id(&token).await;
-    (app, user_id, email)
+    let parts: Vec<&str> = token.split('.').collect();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let subject = Subject {
+        user_id: app.user_id(&token).await,
+        session_id: claims["sid"].as_str().unwrap().to_owned(),
+    };
+    (app, subject, email)
 }
 
-/// Claims that would be accepted, for the given user.
-fn valid_claims(user_id: &str) -> Value {
+/// Claims that would be accepted, for the given user and session.
+fn valid_claims(subject: &Subject) -> Value {
     let now = unix_now();
-    json!({"iss": ISSUER, "aud": "user-api", "sub": user_id, "iat": now, "exp": now + 600, "jti": "forged", "ver": 0})
+    json!({"iss": ISSUER, "aud": "user-api", "sub": subject.user_id, "sid": subject.session_id, "iat": now, "exp": now + 600, "jti": "forged"})
 }
 
 /// An RS256 token signed with `key`, its header naming `kid`.
@@ -90,29 +102,29 @@ async fn assert_token_refused(app: &TestApp, token: &str) {
 
 #[tokio::test]
 async fn an_unsigned_token_with_alg_none_is_refused() {
-    let (app, user_id, _) = app_with_user().await;
+    let (app, subject, _) = app_with_user().await;
     let header = URL_SAFE_NO_PAD.encode(format!(
         r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#,
         run_key().kid
     ));
-    let claims = URL_SAFE_NO_PAD.encode(valid_claims(&user_id).to_string());
+    let claims = URL_SAFE_NO_PAD.encode(valid_claims(&subject).to_string());
     assert_token_refused(&app, &format!("{header}.{claims}.")).await;
 }
 
 #[tokio::test]
 async fn hs256_tokens_signed_with_the_public_key_as_the_secret_are_refused() {
-    let (app, user_id, _) = app_with_user().await;
+    let (app, subject, _) = app_with_user().await;
     for secret in public_key_forms(&app).await {
         for alg in ["HS256", "RS256"] {
             let header = json!({"alg": alg, "typ": "JWT", "kid": run_key().kid});
-            assert_token_refused(&app, &hand_made(&header, &valid_claims(&user_id), &secret)).await;
+            assert_token_refused(&app, &hand_made(&header, &valid_claims(&subject), &secret)).await;
         }
         let mut header = Header::new(Algorithm::HS512);
         header.kid = Some(run_key().kid.clone());
         accounts::token::crypto::install();
         let token = jsonwebtoken::encode(
             &header,
-            &valid_claims(&user_id),
+            &valid_claims(&subject),
             &EncodingKey::from_secret(&secret),
         )
         .unwrap();
@@ -124,17 +136,17 @@ async fn hs256_tokens_signed_with_the_public_key_as_the_secret_are_refused() {
 async fn a_token_signed_by_the_api_key_is_accepted() {
     // Guards the tests here: with the app's key, kid and claims the forgery
     // is accepted, so each refusal is about the one thing it changes.
-    let (app, user_id, _) = app_with_user().await;
-    app.get_user(&sign_valid(&valid_claims(&user_id)))
+    let (app, subject, _) = app_with_user().await;
+    app.get_user(&sign_valid(&valid_claims(&subject)))
         .await
         .assert_ok();
 }
 
 #[tokio::test]
 async fn a_token_signed_with_another_key_is_refused_whichever_kid_it_names() {
-    let (app, user_id, _) = app_with_user().await;
+    let (app, subject, _) = app_with_user().await;
     let other = users_admin::generate_key().unwrap();
-    let claims = valid_claims(&user_id);
+    let claims = valid_claims(&subject);
     for kid in [Some(other.kid.as_str()), Some(run_key().kid.as_str()), None] {
         assert_token_refused(&app, &sign(&claims, &other, kid)).await;
     }
@@ -142,7 +154,7 @@ async fn a_token_signed_with_another_key_is_refused_whichever_kid_it_names() {
 
 #[tokio::test]
 async fn an_unknown_kid_is_refused_until_the_key_set_is_read_again_at_most_every_30_seconds() {
-    let (mut app, user_id, _) = app_with_user().await;
+    let (mut app, subject, _) = app_with_user().await;
     // A second key, published after the handlers read the key set.
     let newer = users_admin::generate_key().unwrap();
     let stored = app.state.store.key_set().await.unwrap();
@@ -155,7 +167,7 @@ async fn an_unknown_kid_is_refused_until_the_key_set_is_read_again_at_most_every
             .await
             .unwrap()
     );
-    let token = sign(&valid_claims(&user_id), &newer, Some(&newer.kid));
+    let token = sign(&valid_claims(&subject), &newer, Some(&newer.kid));
     let key_set_reads = |app: &TestApp| {
         app.dynamodb_calls
             .take()
@@ -176,7 +188,7 @@ async fn an_unknown_kid_is_refused_until_the_key_set_is_read_again_at_most_every
     app.get_user(&token).await.assert_ok();
     app.get_user(&token).await.assert_ok();
     assert_eq!(key_set_reads(&app), 1);
-    let made_up = sign(&valid_claims(&user_id), run_key(), Some("made-up"));
+    let made_up = sign(&valid_claims(&subject), run_key(), Some("made-up"));
     app.get_user(&made_up)
         .await
         .assert_error(401, "invalid_token");
@@ -189,8 +201,8 @@ async fn an_unknown_kid_is_refused_until_the_key_set_is_read_again_at_most_every
 
 #[tokio::test]
 async fn an_expired_token_is_refused() {
-    let (app, user_id, _) = app_with_user().await;
-    let mut claims = valid_claims(&user_id);
+    let (app, subject, _) = app_with_user().await;
+    let mut claims = valid_claims(&subject);
     claims["iat"] = json!(unix_now() - 7200);
     claims["exp"] = json!(unix_now() - 3600);
     assert_token_refused(&app, &sign_valid(&claims)).await;
@@ -198,17 +210,17 @@ async fn an_expired_token_is_refused() {
 
 #[tokio::test]
 async fn a_token_not_valid_before_a_future_time_is_refused() {
-    let (app, user_id, _) = app_with_user().await;
-    let mut claims = valid_claims(&user_id);
+    let (app, subject, _) = app_with_user().await;
+    let mut claims = valid_claims(&subject);
     claims["nbf"] = json!(unix_now() + 3600);
     assert_token_refused(&app, &sign_valid(&claims)).await;
 }
 
 #[tokio::test]
 async fn tokens_missing_a_required_claim_are_refused() {
-    let (app, user_id, _) = app_with_user().await;
-    for claim in ["iss", "aud", "sub", "iat", "exp", "jti", "ver"] {
-        let mut claims = valid_claims(&user_id);
+    let (app, subject, _) = app_with_user().await;
+    for claim in ["iss", "aud", "sub", "sid", "iat", "exp", "jti"] {
+        let mut claims = valid_claims(&subject);
         claims.as_object_mut().unwrap().remove(claim);
         assert_token_refused(&app, &sign_valid(&claims)).await;
     }
@@ -216,26 +228,48 @@ async fn tokens_missing_a_required_claim_are_refused() {
 
 #[tokio::test]
 async fn a_token_of_another_issuer_or_for_another_audience_is_refused() {
-    let (app, user_id, _) = app_with_user().await;
+    let (app, subject, _) = app_with_user().await;
     for (claim, value) in [
         ("iss", "https://evil.example.test"),
         ("iss", "https://id.example.test/"),
         ("aud", "another-api"),
     ] {
-        let mut claims = valid_claims(&user_id);
+        let mut claims = valid_claims(&subject);
         claims[claim] = json!(value);
         assert_token_refused(&app, &sign_valid(&claims)).await;
     }
 }
 
 #[tokio::test]
+async fn a_token_naming_an_unknown_session_or_another_users_session_is_refused() {
+    let (app, subject, _) = app_with_user().await;
+    let bob = app.email("bob");
+    let bobs_token = app.registered_token(&bob).await;
+    let bobs_claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(bobs_token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    for session_id in [
+        json!(uuid::Uuid::now_v7().hyphenated().to_string()),
+        bobs_claims["sid"].clone(),
+        json!("not-a-session-id"),
+    ] {
+        let mut claims = valid_claims(&subject);
+        claims["sid"] = session_id;
+        assert_token_refused(&app, &sign_valid(&claims)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_payload_edited_after_signing_is_refused() {
-    let (app, user_id, _) = app_with_user().await;
+    let (app, subject, _) = app_with_user().await;
     let token = app.token_for(&app.email("ada"), PASSWORD).await;
     let parts: Vec<&str> = token.split('.').collect();
     let mut claims: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-    assert_eq!(claims["sub"], user_id.as_str());
+    assert_eq!(claims["sub"], subject.user_id.as_str());
     claims["exp"] = json!(unix_now() + 86_400 * 365);
     let edited = format!(
         "{}.{}.{}",

@@ -41,32 +41,26 @@ async fn after_logout_the_token_is_refused_by_every_authenticated_route_while_an
 }
 
 #[tokio::test]
-async fn logout_without_a_token_returns_401() {
+async fn logout_without_a_token_returns_401_and_ends_no_session() {
     let app = TestApp::spawn().await;
+    app.registered_token(&app.email("ada")).await;
 
     let response = app.send(&Route::Logout, None, &Value::Null).await;
 
     response.assert_error(401, "invalid_token");
-    assert_eq!(app.count_items("REVOKED").await, 0);
+    assert_eq!(app.count_items("SESSION").await, 1);
 }
 
 #[tokio::test]
-async fn the_revocation_expires_with_the_token() {
+async fn logout_removes_its_session_item_and_no_other() {
     let app = TestApp::spawn().await;
-    let token = app.registered_token(&app.email("ada")).await;
+    let email = app.email("ada");
+    let token = app.registered_token(&email).await;
+    app.token_for(&email, PASSWORD).await;
+    assert_eq!(app.count_items("SESSION").await, 2);
 
     app.logout(&token).await.assert_ok();
 
-    let revoked = app
-        .items()
-        .await
-        .into_iter()
-        .find(|item| item["sk"].as_s().is_ok_and(|sk| sk.starts_with("REVOKED#")))
-        .expect("a revocation item");
-    let expires_at: u64 = revoked["expires_at"].as_n().unwrap().parse().unwrap();
-    let now = accounts::clock::unix_now();
-    assert!(
-        (now + 890..=now + 900).contains(&expires_at),
-        "{expires_at} vs now {now}"
-    );
+    assert_eq!(app.count_items("SESSION").await, 1);
+    assert_eq!(app.count_items("REVOKED").await, 0, "no denylist any more");
 }

@@ -52,14 +52,16 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 10] = [
                 &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 &["LOGIN#*"],
             ),
+            // The new session's item sits in the user's partition.
+            table(&["dynamodb:PutItem"], &["USER#*"]),
         ],
     ),
     (
         "logout",
         &[
             table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
-            // The revocation item sits in the user's partition.
-            table(&["dynamodb:PutItem"], &["USER#*"]),
+            // The session's item sits in the user's partition.
+            table(&["dynamodb:DeleteItem"], &["USER#*"]),
         ],
     ),
     (

@@ -1,31 +1,32 @@
-//! Token revocation: logout writes a denylist item for the token's `jti`
-//! beside the user item, and authentication reads both in one round trip.
+//! What authentication reads: the token's user and its session, together in
+//! one `TransactGetItems`, so checking that the session is live costs no
+//! extra round trip.
 
 use aws_sdk_dynamodb::types::{Get, TransactGetItem};
 
+use super::session_items::{SessionRecord, session_from_item, session_sk};
 use super::users::USER_SK;
 use super::{
-    StoredUser, UserStore, cancelled_by_conflict, key, n, retry_conflicts, stored_user_from_item,
+    StoredUser, UserStore, cancelled_by_conflict, key, retry_conflicts, stored_user_from_item,
     transaction_failure, user_pk,
 };
 use crate::domain::UserId;
-use crate::error::{ApiError, sdk_error};
+use crate::error::ApiError;
+use crate::refresh_token::SessionId;
 
-/// What authentication needs to know about a token's subject.
+/// A token's user and session as stored now; either may be gone.
 #[derive(Debug)]
 pub struct Session {
     pub user: Option<StoredUser>,
-    pub revoked: bool,
-}
-
-fn revoked_sk(token_id: &str) -> String {
-    format!("REVOKED#{token_id}")
+    pub record: Option<SessionRecord>,
 }
 
 impl UserStore {
-    /// The token's user and whether the token was revoked, read together in
-    /// one `TransactGetItems`, so checking revocation costs no extra round trip.
-    pub async fn session(&self, user_id: &UserId, token_id: &str) -> Result<Session, ApiError> {
+    pub async fn session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+    ) -> Result<Session, ApiError> {
         let get = |sk: String| -> Result<TransactGetItem, ApiError> {
             let get = Get::builder()
                 .table_name(&self.table)
@@ -38,7 +39,7 @@ impl UserStore {
             .client
             .transact_get_items()
             .transact_items(get(USER_SK.to_owned())?)
-            .transact_items(get(revoked_sk(token_id))?);
+            .transact_items(get(session_sk(session_id))?);
         // A read meets a write transaction on the user item whenever someone
         // asks for a reset of this user's password, which anyone can do.
         let output = retry_conflicts(cancelled_by_conflict, || request.clone().send())
@@ -50,30 +51,10 @@ impl UserStore {
             .into_iter()
             .map(|r| r.item);
         let user = responses.next().flatten();
-        let revoked = responses.next().flatten().is_some();
+        let record = responses.next().flatten();
         Ok(Session {
             user: user.as_ref().map(stored_user_from_item).transpose()?,
-            revoked,
+            record: record.as_ref().map(session_from_item).transpose()?,
         })
-    }
-
-    /// Denies the token from now on. The item expires with the token: after
-    /// `exp` the token is refused anyway.
-    pub async fn revoke_token(
-        &self,
-        user_id: &UserId,
-        token_id: &str,
-        expires_at: u64,
-    ) -> Result<(), ApiError> {
-        let mut item = key(user_pk(user_id), &revoked_sk(token_id));
-        item.insert("expires_at".to_owned(), n(expires_at));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
     }
 }

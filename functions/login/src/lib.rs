@@ -8,14 +8,16 @@
 //! password check is reserved first, so concurrent attempts cannot outrun
 //! the count.
 
-use accounts::clock::unix_now_ms;
+use accounts::clock::{unix_now, unix_now_ms};
 use accounts::domain::Email;
 use accounts::store::LoginAttempt;
+use accounts::store::session_items::SessionRecord;
 use accounts::token::TokenSigner;
 use accounts::{ApiError, Config, password, sdk};
 use http_api::AppState;
 use http_api::http::{json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
+use lambda_http::http::header::USER_AGENT;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,7 @@ struct LoggedIn<'a> {
     token: &'a str,
     token_type: &'static str,
     expires_in: u64,
+    refresh_token: &'a str,
 }
 
 /// Login verifies nothing but signs: beside the common state it holds the
@@ -108,9 +111,26 @@ async fn login(login_state: &LoginState, request: &Request) -> Result<Response<B
     tracing::Span::current().record("user_id", user_id.as_str());
     let issuer = state.issuer(request)?;
     let keys = state.keys.current(&state.store).await?;
+    let now = unix_now();
+    let session = SessionRecord::begin(
+        user_id,
+        stored.token_version,
+        request
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|agent| agent.to_str().ok()),
+        now,
+    )?;
+    // Signed before the session is stored: a failure to sign leaves no
+    // session behind, and a token whose session write failed is refused.
     let issued = login_state
         .signer
-        .issue(&keys, &issuer, user_id, stored.token_version)
+        .issue(&keys, &issuer, user_id, &session.id)
+        .await?;
+    let refresh_token = session.current_token().encode(&session.key)?;
+    state
+        .store
+        .create_session(&session, &state.config.sessions)
         .await?;
     tracing::info!("user logged in");
     json_response(
@@ -120,6 +140,7 @@ async fn login(login_state: &LoginState, request: &Request) -> Result<Response<B
             token: issued.token.expose_secret(),
             token_type: "Bearer",
             expires_in: issued.expires_in,
+            refresh_token: refresh_token.expose_secret(),
         },
     )
 }

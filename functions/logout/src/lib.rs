@@ -1,4 +1,5 @@
-//! `POST /v1/api/logout`: revoke the presented token, and only it.
+//! `POST /v1/api/logout`: end the caller's session, so its access tokens
+//! are refused from the next request on.
 
 use accounts::ApiError;
 use http_api::AppState;
@@ -6,7 +7,7 @@ use http_api::http::{MessageBody, json_response, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 
-#[tracing::instrument(name = "Log out a token", skip_all, fields(user_id = tracing::field::Empty))]
+#[tracing::instrument(name = "Log out a session", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(logout(state, &request).await))
 }
@@ -16,9 +17,9 @@ async fn logout(state: &AppState, request: &Request) -> Result<Response<Body>, A
     let token = &caller.token;
     state
         .store
-        .revoke_token(&token.user_id, &token.token_id, token.expires_at)
+        .end_session(&token.user_id, &token.session_id)
         .await?;
-    tracing::info!("token revoked");
+    tracing::info!("session ended");
     json_response(
         StatusCode::OK,
         &MessageBody {

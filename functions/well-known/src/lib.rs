@@ -42,7 +42,7 @@ async fn well_known(state: &AppState, request: &Request) -> Result<Response<Body
                 id_token_signing_alg_values_supported: ["RS256"],
                 subject_types_supported: ["public"],
                 response_types_supported: ["token"],
-                claims_supported: ["iss", "aud", "sub", "iat", "exp", "jti", "ver"],
+                claims_supported: ["iss", "aud", "sub", "sid", "iat", "exp", "jti"],
             })
         }
         JWKS_PATH => {

@@ -16,8 +16,10 @@
 
 use std::process::ExitCode;
 
+use accounts::clock::unix_now;
 use accounts::domain::{Email, User, UserName};
 use accounts::keys::SigningKey;
+use accounts::store::session_items::SessionRecord;
 use accounts::store::{NewUser, StoredUser, UserStore};
 use accounts::token::TokenSigner;
 use accounts::{ApiError, Config, password, reset_token};
@@ -118,16 +120,23 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
         reset_tokens.push(token.expose_secret().to_owned());
     }
 
-    let token_of = |user: &User| issue(&tokens, user);
+    let mut logout_tokens = Vec::with_capacity(count);
+    for _ in 0..count {
+        logout_tokens.push(issue(&store, &config, &tokens, &login[0]).await?);
+    }
+    let mut delete_tokens = Vec::with_capacity(count);
+    for user in &delete {
+        delete_tokens.push(issue(&store, &config, &tokens, user).await?);
+    }
     Ok(json!({
         "password": PASSWORD,
         "login_email": login[0].email.as_str(),
-        "user_token": token_of(&login[0])?,
-        "admin_token": token_of(&admin[0])?,
-        "logout_tokens": (0..count).map(|_| token_of(&login[0])).collect::<Result<Vec<_>, _>>()?,
+        "user_token": issue(&store, &config, &tokens, &login[0]).await?,
+        "admin_token": issue(&store, &config, &tokens, &admin[0]).await?,
+        "logout_tokens": logout_tokens,
         "reset_request_emails": reset_request.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
         "reset_tokens": reset_tokens,
-        "delete_tokens": delete.iter().map(token_of).collect::<Result<Vec<_>, _>>()?,
+        "delete_tokens": delete_tokens,
     }))
 }
 
@@ -137,10 +146,18 @@ struct Tokens {
     issuer: String,
 }
 
-fn issue(tokens: &Tokens, user: &User) -> Result<String, ApiError> {
+/// An access token as login issues it: in a session of its own.
+async fn issue(
+    store: &UserStore,
+    config: &Config,
+    tokens: &Tokens,
+    user: &User,
+) -> Result<String, ApiError> {
+    let session = SessionRecord::begin(&user.id, 0, Some("bench-seed"), unix_now())?;
+    store.create_session(&session, &config.sessions).await?;
     Ok(tokens
         .signer
-        .issue(&tokens.key, &tokens.issuer, &user.id, 0)?
+        .issue(&tokens.key, &tokens.issuer, &user.id, &session.id)?
         .token
         .expose_secret()
         .to_owned())
