@@ -46,6 +46,10 @@ enum Input {
     ResetRequestEmail,
     ResetToken,
     DeleteToken,
+    /// A fresh session's refresh token each time: every one advances.
+    RefreshToken,
+    /// Another of the caller's sessions each time.
+    EndSession,
 }
 
 pub struct Route {
@@ -64,7 +68,7 @@ pub struct Route {
     pub reads_secret: bool,
 }
 
-const ROUTES: [Route; 12] = [
+const ROUTES: [Route; 15] = [
     route(
         "register",
         "register.json",
@@ -83,6 +87,31 @@ const ROUTES: [Route; 12] = [
         )
     },
     route("logout", "logout.json", 200, Input::LogoutToken, None),
+    Route {
+        reads_secret: true,
+        ..route(
+            "refresh-token",
+            "refresh-token.json",
+            200,
+            Input::RefreshToken,
+            None,
+        )
+    },
+    // The admin has one session: the list of a typical user.
+    route(
+        "list-sessions",
+        "list-sessions.json",
+        200,
+        Input::AdminToken,
+        None,
+    ),
+    route(
+        "end-session",
+        "end-session.json",
+        200,
+        Input::EndSession,
+        None,
+    ),
     Route {
         floor_bound: true,
         ..route(
@@ -286,24 +315,33 @@ impl Inputs<'_> {
                 .map(str::to_owned)
                 .ok_or_else(|| format!("fixture {name}[{n}] missing: seed more"))
         };
-        let (placeholder, value) = match self.route.input {
+        let fills = match self.route.input {
             Input::Unchanged => return Ok(self.template.as_bytes().to_vec()),
-            Input::NewEmail => (
+            Input::NewEmail => vec![(
                 EVENT_EMAIL,
                 format!("bench-{}-{n}@example.com", std::process::id()),
-            ),
-            Input::LoginEmail => (EVENT_EMAIL, fixture("login_email")?),
-            Input::UserToken => (ACCESS_TOKEN, fixture("user_token")?),
-            Input::AdminToken => (ACCESS_TOKEN, fixture("admin_token")?),
-            Input::LogoutToken => (ACCESS_TOKEN, nth("logout_tokens")?),
-            Input::ResetRequestEmail => (EVENT_EMAIL, nth("reset_request_emails")?),
-            Input::ResetToken => (RESET_TOKEN, nth("reset_tokens")?),
-            Input::DeleteToken => (ACCESS_TOKEN, nth("delete_tokens")?),
+            )],
+            Input::LoginEmail => vec![(EVENT_EMAIL, fixture("login_email")?)],
+            Input::UserToken => vec![(ACCESS_TOKEN, fixture("user_token")?)],
+            Input::AdminToken => vec![(ACCESS_TOKEN, fixture("admin_token")?)],
+            Input::LogoutToken => vec![(ACCESS_TOKEN, nth("logout_tokens")?)],
+            Input::ResetRequestEmail => vec![(EVENT_EMAIL, nth("reset_request_emails")?)],
+            Input::ResetToken => vec![(RESET_TOKEN, nth("reset_tokens")?)],
+            Input::DeleteToken => vec![(ACCESS_TOKEN, nth("delete_tokens")?)],
+            Input::RefreshToken => vec![(REFRESH_TOKEN, nth("refresh_tokens")?)],
+            Input::EndSession => vec![
+                (ACCESS_TOKEN, fixture("sessions_token")?),
+                (SESSION_ID, nth("session_ids")?),
+            ],
         };
-        if !self.template.contains(placeholder) {
-            return Err(format!("{} has no {placeholder}", self.route.event));
+        let mut event = self.template.to_owned();
+        for (placeholder, value) in fills {
+            if !event.contains(placeholder) {
+                return Err(format!("{} has no {placeholder}", self.route.event));
+            }
+            event = event.replace(placeholder, &value);
         }
-        Ok(self.template.replace(placeholder, &value).into_bytes())
+        Ok(event.into_bytes())
     }
 }
 
@@ -311,6 +349,8 @@ impl Inputs<'_> {
 const EVENT_EMAIL: &str = "ada@example.com";
 const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
 const RESET_TOKEN: &str = "REPLACE_WITH_RESET_TOKEN";
+const REFRESH_TOKEN: &str = "REPLACE_WITH_REFRESH_TOKEN";
+const SESSION_ID: &str = "REPLACE_WITH_SESSION_ID";
 
 fn measure(
     options: &Options,

@@ -2,13 +2,19 @@
 //! `lambda-bench` feeds the functions, and prints it as one JSON object:
 //!
 //! - `password`: the password of every seeded user (the events' own);
-//! - `login_email`, `user_token`, `admin_token`: a user to log in as, and
-//!   tokens of a user and of an admin;
-//! - `logout_tokens`: COUNT distinct tokens of one user (each logout revokes one);
+//! - `login_email`, `user_token`, `admin_token`: a user to log in as (no
+//!   other fixture is its: its logins end its least recently used sessions
+//!   past 100), and tokens of another user and of an admin;
+//! - `logout_tokens`: COUNT distinct tokens of one user (each logout ends one
+//!   session);
 //! - `reset_request_emails`: COUNT users' emails (the resend window allows
 //!   one reset email per user and minute);
 //! - `reset_tokens`: COUNT live reset tokens, one per user;
-//! - `delete_tokens`: COUNT tokens, one per user (each delete removes one).
+//! - `delete_tokens`: COUNT tokens, one per user (each delete removes one);
+//! - `refresh_tokens`: the first refresh tokens of COUNT sessions of one user
+//!   (each refresh advances one);
+//! - `sessions_token`, `session_ids`: a token of one user and COUNT other
+//!   sessions of that user (each end removes one).
 //!
 //! Runs against whatever `TABLE_NAME` and `AWS_ENDPOINT_URL_DYNAMODB` name:
 //! tools/bench.sh points them at a DynamoDB Local of its own. Prints tokens:
@@ -92,6 +98,18 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
         &hash,
     )
     .await?;
+    let reader = create_users(
+        &store,
+        vec![format!("bench-{run}-reader@example.com")],
+        &hash,
+    )
+    .await?;
+    let logging_out = create_users(
+        &store,
+        vec![format!("bench-{run}-logout@example.com")],
+        &hash,
+    )
+    .await?;
     let admin = create_users(
         &store,
         vec![format!("bench-{run}-admin@example.com")],
@@ -122,21 +140,46 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
 
     let mut logout_tokens = Vec::with_capacity(count);
     for _ in 0..count {
-        logout_tokens.push(issue(&store, &config, &tokens, &login[0]).await?);
+        logout_tokens.push(issue(&store, &config, &tokens, &logging_out[0]).await?);
     }
     let mut delete_tokens = Vec::with_capacity(count);
     for user in &delete {
         delete_tokens.push(issue(&store, &config, &tokens, user).await?);
     }
+    let refreshing = create_users(
+        &store,
+        vec![format!("bench-{run}-refresh@example.com")],
+        &hash,
+    )
+    .await?;
+    let mut refresh_tokens = Vec::with_capacity(count);
+    for _ in 0..count {
+        let session = new_session(&store, &config, &refreshing[0]).await?;
+        let token = session.current_token().encode(&session.key)?;
+        refresh_tokens.push(token.expose_secret().to_owned());
+    }
+    let many = create_users(
+        &store,
+        vec![format!("bench-{run}-sessions@example.com")],
+        &hash,
+    )
+    .await?;
+    let mut session_ids = Vec::with_capacity(count);
+    for _ in 0..count {
+        session_ids.push(new_session(&store, &config, &many[0]).await?.id.to_string());
+    }
     Ok(json!({
         "password": PASSWORD,
         "login_email": login[0].email.as_str(),
-        "user_token": issue(&store, &config, &tokens, &login[0]).await?,
+        "user_token": issue(&store, &config, &tokens, &reader[0]).await?,
         "admin_token": issue(&store, &config, &tokens, &admin[0]).await?,
         "logout_tokens": logout_tokens,
         "reset_request_emails": reset_request.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
         "reset_tokens": reset_tokens,
         "delete_tokens": delete_tokens,
+        "refresh_tokens": refresh_tokens,
+        "sessions_token": issue(&store, &config, &tokens, &many[0]).await?,
+        "session_ids": session_ids,
     }))
 }
 
@@ -153,14 +196,24 @@ async fn issue(
     tokens: &Tokens,
     user: &User,
 ) -> Result<String, ApiError> {
-    let session = SessionRecord::begin(&user.id, 0, Some("bench-seed"), unix_now())?;
-    store.create_session(&session, &config.sessions).await?;
+    let session = new_session(store, config, user).await?;
     Ok(tokens
         .signer
         .issue(&tokens.key, &tokens.issuer, &user.id, &session.id)?
         .token
         .expose_secret()
         .to_owned())
+}
+
+/// A stored session of `user`, as login begins one.
+async fn new_session(
+    store: &UserStore,
+    config: &Config,
+    user: &User,
+) -> Result<SessionRecord, ApiError> {
+    let session = SessionRecord::begin(&user.id, 0, Some("bench-seed"), unix_now())?;
+    store.create_session(&session, &config.sessions).await?;
+    Ok(session)
 }
 
 async fn create_users(
