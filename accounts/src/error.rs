@@ -40,6 +40,16 @@ pub enum ApiError {
     TooManyAttempts { retry_after_seconds: u64 },
     #[error("The reset token is invalid, expired or already used.")]
     InvalidResetToken,
+    #[error("The refresh token is not one this API issued, or its session has ended.")]
+    InvalidRefreshToken,
+    #[error("The refresh token was already used: the session has ended. Log in again.")]
+    RefreshTokenReused,
+    #[error("The session has expired. Log in again.")]
+    SessionExpired,
+    #[error("No such session.")]
+    SessionNotFound,
+    #[error("The scope must be local, others or global.")]
+    InvalidScope,
     #[error("The limit must be a whole number from 1 to 100.")]
     InvalidLimit,
     #[error("The cursor is not one this API issued.")]

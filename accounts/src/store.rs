@@ -44,6 +44,7 @@ use crate::error::{ApiError, cause_chain, sdk_error};
 
 pub use lockout::{LOCKOUT_THRESHOLD, LoginAttempt};
 pub use reset::ResetTicket;
+pub use sessions::Session;
 pub use users::{ProfileChange, UserPage, user_item};
 
 /// A DynamoDB item as the SDK gives and takes it.

@@ -272,13 +272,18 @@ pub fn status(error: &ApiError) -> StatusCode {
         | ApiError::Validation(_)
         | ApiError::InvalidResetToken
         | ApiError::InvalidLimit
-        | ApiError::InvalidCursor => StatusCode::BAD_REQUEST,
+        | ApiError::InvalidCursor
+        | ApiError::InvalidScope => StatusCode::BAD_REQUEST,
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::EmailTaken => StatusCode::CONFLICT,
-        ApiError::InvalidCredentials | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+        ApiError::InvalidCredentials
+        | ApiError::InvalidToken
+        | ApiError::InvalidRefreshToken
+        | ApiError::RefreshTokenReused
+        | ApiError::SessionExpired => StatusCode::UNAUTHORIZED,
         ApiError::AdminRequired => StatusCode::FORBIDDEN,
-        ApiError::UserNotFound => StatusCode::NOT_FOUND,
+        ApiError::UserNotFound | ApiError::SessionNotFound => StatusCode::NOT_FOUND,
         ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -301,6 +306,11 @@ pub fn code(error: &ApiError) -> &'static str {
         ApiError::TooManyAttempts { .. } => "too_many_attempts",
         ApiError::InvalidResetToken => "invalid_reset_token",
         ApiError::InvalidLimit => "invalid_limit",
+        ApiError::InvalidRefreshToken => "invalid_refresh_token",
+        ApiError::RefreshTokenReused => "refresh_token_reused",
+        ApiError::SessionExpired => "session_expired",
+        ApiError::SessionNotFound => "session_not_found",
+        ApiError::InvalidScope => "invalid_scope",
         ApiError::InvalidCursor => "invalid_cursor",
         ApiError::Unavailable(_) => "service_unavailable",
         ApiError::Unexpected(_) => "internal_error",

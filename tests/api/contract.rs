@@ -340,3 +340,16 @@ fn the_reset_token_schema_admits_exactly_the_tokens_the_api_issues() {
     assert!(accounts::reset_token::is_well_formed(&issued));
     assert!(!accounts::reset_token::is_well_formed("0"));
 }
+
+#[test]
+fn the_refresh_token_schema_states_the_length_the_api_issues() {
+    let openapi = yaml("openapi.yaml");
+    let schema = &openapi["components"]["schemas"]["SessionTokens"]["properties"]["refresh_token"];
+    assert_eq!(
+        text(&schema["pattern"]),
+        format!(
+            "^[A-Za-z0-9_-]{{{}}}$",
+            accounts::refresh_token::TOKEN_CHARS
+        )
+    );
+}

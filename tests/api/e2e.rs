@@ -386,3 +386,73 @@ async fn a_whole_flow_logs_no_secret_or_email_and_every_line_names_its_request()
         );
     }
 }
+
+/// The README's session walkthrough through the gateway: log in twice,
+/// refresh (and retry the refresh), list the sessions, end one, log out
+/// the others, and see a replayed refresh token end its session.
+#[tokio::test]
+async fn sessions_through_the_gateway() {
+    let app = TestApp::behind_gateway().await;
+    let email = app.email("ada");
+    app.register(&email, PASSWORD, "Ada")
+        .await
+        .assert_status(201);
+    let (laptop, laptop_refresh) = app.session_for(&email, PASSWORD).await;
+    let (phone, _) = app.session_for(&email, PASSWORD).await;
+    let (tablet, _) = app.session_for(&email, PASSWORD).await;
+
+    let refreshed = app.refresh(&laptop_refresh).await;
+    let body = refreshed.assert_ok();
+    assert_eq!(body["message"], "Token refreshed");
+    let next_refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    let laptop = {
+        let retried = app.refresh(&laptop_refresh).await;
+        assert_eq!(
+            retried.assert_ok()["refresh_token"].as_str(),
+            Some(next_refresh.as_str())
+        );
+        assert_ne!(
+            retried.body["token"].as_str().unwrap(),
+            laptop.as_str(),
+            "a new access token"
+        );
+        retried.body["token"].as_str().unwrap().to_owned()
+    };
+
+    let listed = app.sessions(&laptop).await;
+    let sessions = listed.assert_ok()["sessions"].as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 3);
+    assert_eq!(sessions[2]["current"], true, "the oldest, listed last");
+    let phone_id = sessions[1]["id"].as_str().unwrap();
+    app.end_session(&laptop, phone_id).await.assert_ok();
+    app.get_user(&phone)
+        .await
+        .assert_error(401, "invalid_token");
+    app.end_session(&laptop, phone_id)
+        .await
+        .assert_error(404, "session_not_found");
+
+    app.logout_scope(&laptop, "bogus")
+        .await
+        .assert_error(400, "invalid_scope");
+    app.logout_scope(&laptop, "others").await.assert_ok();
+    app.get_user(&tablet)
+        .await
+        .assert_error(401, "invalid_token");
+    app.get_user(&laptop).await.assert_ok();
+
+    let newest = app.refresh(&next_refresh).await;
+    let newest_refresh = newest.assert_ok()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.refresh(&laptop_refresh)
+        .await
+        .assert_error(401, "refresh_token_reused");
+    app.refresh(&newest_refresh)
+        .await
+        .assert_error(401, "invalid_refresh_token");
+    app.get_user(&laptop)
+        .await
+        .assert_error(401, "invalid_token");
+}

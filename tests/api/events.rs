@@ -1,7 +1,8 @@
 //! Every file in `events/` through `cargo lambda invoke --data-file`, against
 //! the real binaries, with the status it should get. The files carry
-//! placeholders (`REPLACE_WITH_ACCESS_TOKEN`, `REPLACE_WITH_RESET_TOKEN`) that
-//! a person replaces before `sam local invoke -e`; this test does the same.
+//! placeholders (`REPLACE_WITH_ACCESS_TOKEN`, `REPLACE_WITH_RESET_TOKEN`,
+//! `REPLACE_WITH_REFRESH_TOKEN`, `REPLACE_WITH_SESSION_ID`) that a person
+//! replaces before `sam local invoke -e`; this test does the same.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -14,16 +15,19 @@ use crate::harness::{NEW_PASSWORD, TestApp, reset_token_sent_to};
 
 const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
 const RESET_TOKEN: &str = "REPLACE_WITH_RESET_TOKEN";
+const REFRESH_TOKEN: &str = "REPLACE_WITH_REFRESH_TOKEN";
+const SESSION_ID: &str = "REPLACE_WITH_SESSION_ID";
 /// The account the event files use.
 const EMAIL: &str = "ada@example.com";
 
 /// Invokes `function` with the event file, placeholders filled in; returns
 /// the status and the parsed body of the function's response.
-fn invoke(function: &str, file: &str, access_token: &str, reset_token: &str) -> (u64, Value) {
-    let text = std::fs::read_to_string(workspace().join("events").join(file))
-        .unwrap_or_else(|error| panic!("events/{file}: {error}"))
-        .replace(ACCESS_TOKEN, access_token)
-        .replace(RESET_TOKEN, reset_token);
+fn invoke(function: &str, file: &str, fills: &[(&str, &str)]) -> (u64, Value) {
+    let mut text = std::fs::read_to_string(workspace().join("events").join(file))
+        .unwrap_or_else(|error| panic!("events/{file}: {error}"));
+    for (placeholder, value) in fills {
+        text = text.replace(placeholder, value);
+    }
     let filled =
         std::env::temp_dir().join(format!("event-{}-{file}", uuid::Uuid::new_v4().simple()));
     std::fs::write(&filled, text).expect("writing the filled-in event");
@@ -57,70 +61,116 @@ fn invoke(function: &str, file: &str, access_token: &str, reset_token: &str) -> 
 async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
     let app = TestApp::behind_gateway().await;
     let mut covered = BTreeSet::new();
-    let mut check = |function: &str, file: &str, access: &str, reset: &str, status: u64| -> Value {
-        let (got, body) = invoke(function, file, access, reset);
+    let mut check = |function: &str, file: &str, fills: &[(&str, &str)], status: u64| -> Value {
+        let (got, body) = invoke(function, file, fills);
         assert_eq!(got, status, "events/{file} via {function}: {body}");
         covered.insert(file.to_owned());
         body
     };
 
-    check("register", "register.json", "", "", 201);
-    check(
-        "register",
-        "error-register-malformed-json.json",
-        "",
-        "",
-        400,
-    );
+    check("register", "register.json", &[], 201);
+    check("register", "error-register-malformed-json.json", &[], 400);
     // A body that is not UTF-8 reaches the function base64-encoded from API
     // Gateway (cargo lambda watch answers such a request itself: README).
-    let invalid = check("register", "error-register-invalid-utf8.json", "", "", 400);
+    let invalid = check("register", "error-register-invalid-utf8.json", &[], 400);
     assert_eq!(invalid["code"], "invalid_json");
-    let token = check("login", "login.json", "", "", 200)["token"]
+    let token = check("login", "login.json", &[], 200)["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    check("login", "error-login-wrong-password.json", "", "", 401);
-    check("get-user", "get-user.json", &token, "", 200);
-    check("get-user", "error-get-user-missing-token.json", "", "", 401);
-    check("update-user", "update-user.json", &token, "", 200);
-    check("list-users", "list-users.json", &token, "", 403);
+    check("login", "error-login-wrong-password.json", &[], 401);
+    check("get-user", "get-user.json", &[(ACCESS_TOKEN, &token)], 200);
+    check("get-user", "error-get-user-missing-token.json", &[], 401);
+    check(
+        "update-user",
+        "update-user.json",
+        &[(ACCESS_TOKEN, &token)],
+        200,
+    );
+    check(
+        "list-users",
+        "list-users.json",
+        &[(ACCESS_TOKEN, &token)],
+        403,
+    );
     app.admin(&["promote", EMAIL])
         .await
         .expect("promoting the events' account");
-    check("list-users", "list-users.json", &token, "", 200);
+    check(
+        "list-users",
+        "list-users.json",
+        &[(ACCESS_TOKEN, &token)],
+        200,
+    );
     check(
         "request-password-reset",
         "request-password-reset.json",
-        "",
-        "",
+        &[],
         200,
     );
     let reset_token = reset_token_sent_to(EMAIL);
     check(
         "reset-password",
         "reset-password.json",
-        "",
-        &reset_token,
+        &[(RESET_TOKEN, &reset_token)],
         200,
     );
-    check("logout", "logout.json", &token, "", 401);
+    check("logout", "logout.json", &[(ACCESS_TOKEN, &token)], 401);
+    let (token, refresh) = app.session_for(EMAIL, NEW_PASSWORD).await;
+    let refreshed = check(
+        "refresh-token",
+        "refresh-token.json",
+        &[(REFRESH_TOKEN, &refresh)],
+        200,
+    );
+    assert_ne!(refreshed["refresh_token"].as_str(), Some(refresh.as_str()));
+    let (other, _) = app.session_for(EMAIL, NEW_PASSWORD).await;
+    let listed = check(
+        "list-sessions",
+        "list-sessions.json",
+        &[(ACCESS_TOKEN, &token)],
+        200,
+    );
+    let other_id = listed["sessions"]
+        .as_array()
+        .and_then(|sessions| sessions.iter().find(|s| s["current"] == false))
+        .and_then(|session| session["id"].as_str())
+        .expect("the other session")
+        .to_owned();
+    check(
+        "end-session",
+        "end-session.json",
+        &[(ACCESS_TOKEN, &token), (SESSION_ID, &other_id)],
+        200,
+    );
+    app.get_user(&other)
+        .await
+        .assert_error(401, "invalid_token");
+    check(
+        "logout",
+        "logout-others.json",
+        &[(ACCESS_TOKEN, &token)],
+        200,
+    );
+    check("logout", "logout.json", &[(ACCESS_TOKEN, &token)], 200);
     let token = app.token_for(EMAIL, NEW_PASSWORD).await;
-    check("logout", "logout.json", &token, "", 200);
-    let token = app.token_for(EMAIL, NEW_PASSWORD).await;
-    check("delete-user", "delete-user.json", &token, "", 200);
+    check(
+        "delete-user",
+        "delete-user.json",
+        &[(ACCESS_TOKEN, &token)],
+        200,
+    );
     let discovery = check(
         "well-known",
         "well-known-openid-configuration.json",
-        "",
-        "",
+        &[],
         200,
     );
     assert_eq!(
         discovery["issuer"].as_str(),
         stack().config.jwt_issuer.as_deref()
     );
-    let jwks = check("well-known", "well-known-jwks.json", "", "", 200);
+    let jwks = check("well-known", "well-known-jwks.json", &[], 200);
     assert_eq!(jwks["keys"][0]["kid"], stack().key_set.keys[0].kid.as_str());
 
     let files: BTreeSet<String> = std::fs::read_dir(workspace().join("events"))

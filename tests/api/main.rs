@@ -26,5 +26,6 @@ mod permissions;
 mod register;
 mod request_rules;
 mod session_store;
+mod sessions;
 mod signing_keys;
 mod update_user;

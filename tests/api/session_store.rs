@@ -1,5 +1,5 @@
-//! The session store against DynamoDB Local (issue #13, before the routes
-//! use it): the counter's conditional update lets exactly one of many
+//! The session store against DynamoDB Local, beneath the routes: the
+//! counter's conditional update lets exactly one of many
 //! simultaneous refreshes advance a session, listing reads every session
 //! of the user and no other's, and ending one removes it once.
 

@@ -36,7 +36,7 @@ const fn table(actions: &'static [&'static str], keys: &'static [&'static str]) 
 }
 
 /// The grants of each function, by its binary name.
-pub const FUNCTION_GRANTS: [(&str, &[Grant]); 10] = [
+pub const FUNCTION_GRANTS: [(&str, &[Grant]); 13] = [
     (
         "register",
         &[
@@ -52,15 +52,42 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 10] = [
                 &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 &["LOGIN#*"],
             ),
-            // The new session's item sits in the user's partition.
-            table(&["dynamodb:PutItem"], &["USER#*"]),
+            // Session items sit in the user's partition: the new one, and
+            // the least recently used one when the cap is reached.
+            table(
+                &["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+                &["USER#*"],
+            ),
         ],
     ),
     (
         "logout",
         &[
             table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
-            // The session's item sits in the user's partition.
+            // The session's item (local), the user's version (global), both
+            // in one transaction (others).
+            table(&["dynamodb:DeleteItem", "dynamodb:UpdateItem"], &["USER#*"]),
+        ],
+    ),
+    (
+        "refresh-token",
+        &[
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
+            // Advancing the session's counter; ending a reused session.
+            table(&["dynamodb:UpdateItem", "dynamodb:DeleteItem"], &["USER#*"]),
+        ],
+    ),
+    (
+        "list-sessions",
+        &[
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
+            table(&["dynamodb:Query"], &["USER#*"]),
+        ],
+    ),
+    (
+        "end-session",
+        &[
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
             table(&["dynamodb:DeleteItem"], &["USER#*"]),
         ],
     ),
@@ -97,6 +124,8 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 10] = [
         &[
             table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
             table(&["dynamodb:DeleteItem"], &["USER#*", "EMAIL#*", "RESET#*"]),
+            // The sessions, after the user.
+            table(&["dynamodb:Query", "dynamodb:BatchWriteItem"], &["USER#*"]),
         ],
     ),
     (

@@ -1,4 +1,4 @@
-//! Session items (issue #13; not yet wired into the routes): one per login,
+//! Session items: one per login,
 //! `USER#<id>` / `SESSION#<sid>`, beside the user item so that
 //! authentication reads both in one `TransactGetItems`.
 //!
@@ -9,12 +9,16 @@
 //! there are (a transaction could name at most 100 items), and the ended
 //! items go with their TTL.
 
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, Select, TransactWriteItem, Update, WriteRequest,
+};
 
+use super::users::USER_SK;
 use super::{
-    Item, UserStore, key, malformed, n, number_attr, s, string_attr, update_if, user_id_attr,
-    user_pk,
+    Item, Transaction, UserStore, key, malformed, n, number_attr, s, string_attr, update_if,
+    user_id_attr, user_pk,
 };
 use crate::config::SessionPolicy;
 use crate::domain::UserId;
@@ -23,6 +27,10 @@ use crate::refresh_token::{RefreshToken, SessionId, SessionKey};
 
 /// User agents are kept to this many characters (API.md: at most 256).
 pub const USER_AGENT_CHARS: usize = 256;
+
+/// A login that would make more live sessions ends the least recently used
+/// (API.md: abuse limits).
+pub const MAX_LIVE_SESSIONS: usize = 100;
 
 #[derive(Debug)]
 pub struct SessionRecord {
@@ -147,8 +155,7 @@ pub fn session_from_item(item: &Item) -> Result<SessionRecord, ApiError> {
 }
 
 impl UserStore {
-    /// Stores a new session (login adds it to the lockout-clearing write
-    /// once the routes use sessions).
+    /// Stores a new session.
     pub async fn create_session(
         &self,
         record: &SessionRecord,
@@ -193,6 +200,32 @@ impl UserStore {
         }
     }
 
+    /// How many session items the user has, ended ones included, without
+    /// reading them: a login reads them all only when this reaches the cap.
+    pub async fn session_item_count(&self, user_id: &UserId) -> Result<usize, ApiError> {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(&user_pk(user_id)))
+                .expression_attribute_values(":prefix", s(SESSION_SK_PREFIX))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            count += usize::try_from(output.count).unwrap_or_default();
+            match output.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => return Ok(count),
+            }
+        }
+    }
+
     /// Moves the session to the refresh token after `from` (counter + 1), on
     /// condition that `from` is still current; `false` when another refresh
     /// got there first (or the session is gone).
@@ -231,17 +264,138 @@ impl UserStore {
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), &session_sk(id))))
             .condition_expression("attribute_exists(pk)");
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
+        delete_if(request).await
+    }
+
+    /// Ends one of the user's sessions if it is live (`DELETE
+    /// /sessions/{id}`): `false` for an unknown id, an ended session whose
+    /// item waits for its TTL, and another user's session alike (the key
+    /// holds the user id, so no other user's item is ever reached).
+    pub async fn end_live_session(
+        &self,
+        user_id: &UserId,
+        id: &SessionId,
+        user_token_version: u64,
+        now: u64,
+    ) -> Result<bool, ApiError> {
+        let request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), &session_sk(id))))
+            .condition_expression("attribute_exists(pk) AND epoch = :epoch AND expires_at > :now")
+            .expression_attribute_values(":epoch", n(user_token_version))
+            .expression_attribute_values(":now", n(now));
+        delete_if(request).await
+    }
+
+    /// Ends every session of the user at once (`logout?scope=global`): the
+    /// user's version moves on, which no session's epoch then matches.
+    /// `false` if the user is gone.
+    pub async fn end_all_sessions(&self, user_id: &UserId) -> Result<bool, ApiError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), USER_SK)))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("ADD token_version :one")
+            .expression_attribute_values(":one", n(1));
+        Ok(update_if(request).await?.is_some())
+    }
+
+    /// Ends every session of the user but `keep` (`logout?scope=others`):
+    /// one transaction moves the user's version on from `user_token_version`
+    /// and stamps `keep` with the new one. `false` if either changed
+    /// meanwhile (then `keep` has ended too, or the user is gone).
+    pub async fn end_other_sessions(
+        &self,
+        user_id: &UserId,
+        keep: &SessionId,
+        user_token_version: u64,
+    ) -> Result<bool, ApiError> {
+        let next = user_token_version + 1;
+        let update = |sk: &str, attribute: &str| -> Result<TransactWriteItem, ApiError> {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(user_pk(user_id), sk)))
+                .condition_expression("#version = :current")
+                .update_expression("SET #version = :next")
+                .expression_attribute_names("#version", attribute)
+                .expression_attribute_values(":current", n(user_token_version))
+                .expression_attribute_values(":next", n(next))
+                .build()
+                .map_err(ApiError::unexpected)?;
+            Ok(TransactWriteItem::builder().update(update).build())
+        };
+        let items = vec![
+            update(USER_SK, "token_version")?,
+            update(&session_sk(keep), "epoch")?,
+        ];
+        Ok(matches!(
+            self.transact(items).await?,
+            Transaction::Committed
+        ))
+    }
+
+    /// Removes every session item of a deleted user. They already count for
+    /// nothing (authentication and refresh need the user item); removing
+    /// them keeps no trace of the account beyond the delete.
+    pub async fn remove_sessions(&self, user_id: &UserId) -> Result<(), ApiError> {
+        let records = self.session_records(user_id).await?;
+        for chunk in records.chunks(BATCH_WRITE_LIMIT) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|record| {
+                    let delete = DeleteRequest::builder()
+                        .set_key(Some(key(user_pk(user_id), &session_sk(&record.id))))
+                        .build()
+                        .map_err(ApiError::unexpected)?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<Result<_, ApiError>>()?;
+            for _ in 0..BATCH_WRITE_TRIES {
+                if pending.is_empty() {
+                    break;
+                }
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                    .unwrap_or_default();
             }
-            Err(error) => Err(sdk_error(error)),
+            if !pending.is_empty() {
+                return Err(ApiError::Unavailable(
+                    "DynamoDB left session deletes unprocessed".into(),
+                ));
+            }
         }
+        Ok(())
+    }
+}
+
+/// BatchWriteItem takes at most 25 requests.
+const BATCH_WRITE_LIMIT: usize = 25;
+const BATCH_WRITE_TRIES: usize = 3;
+
+/// Sends a conditional delete; `false` when its condition failed.
+async fn delete_if(request: DeleteItemFluentBuilder) -> Result<bool, ApiError> {
+    match request.send().await {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(sdk_error(error)),
     }
 }
 

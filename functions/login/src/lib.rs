@@ -11,17 +11,14 @@
 use accounts::clock::{unix_now, unix_now_ms};
 use accounts::domain::Email;
 use accounts::store::LoginAttempt;
-use accounts::store::session_items::SessionRecord;
-use accounts::token::TokenSigner;
-use accounts::{ApiError, Config, password, sdk};
+use accounts::store::session_items::{MAX_LIVE_SESSIONS, SessionRecord};
+use accounts::{ApiError, password};
 use http_api::AppState;
-use http_api::http::{json_response, parse_body, respond};
-use lambda_http::http::StatusCode;
-use lambda_http::http::header::USER_AGENT;
+use http_api::http::{parse_body, respond};
+use http_api::signing::SigningState;
 use lambda_http::{Body, Error, Request, Response};
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use signing_keys::{KeyVault, Signer};
+use secrecy::SecretString;
+use serde::Deserialize;
 
 /// The body of `POST /v1/api/login`. The password is only compared, so
 /// neither field is held to the field rules here.
@@ -32,44 +29,13 @@ pub struct LoginRequest {
     password: SecretString,
 }
 
-#[derive(Serialize)]
-struct LoggedIn<'a> {
-    message: &'static str,
-    token: &'a str,
-    token_type: &'static str,
-    expires_in: u64,
-    refresh_token: &'a str,
-}
-
-/// Login verifies nothing but signs: beside the common state it holds the
-/// private keys, read from Secrets Manager at cold start.
-pub struct LoginState {
-    pub app: AppState,
-    pub signer: Signer,
-}
-
-impl LoginState {
-    /// The key set and the private keys are read side by side.
-    pub async fn from_env() -> Result<Self, Error> {
-        let config = Config::from_env()?;
-        let secret_id = signing_keys::secret_id_from_env()?;
-        let aws = sdk::defaults().load().await;
-        let tokens = TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds);
-        let (app, signer) = tokio::join!(
-            AppState::load(config, &aws),
-            Signer::load(KeyVault::new(&aws, &secret_id), tokens)
-        );
-        Ok(Self { app: app?, signer })
-    }
-}
-
 #[tracing::instrument(name = "Log in a user", skip_all, fields(user_id = tracing::field::Empty))]
-pub async fn handler(state: &LoginState, request: Request) -> Result<Response<Body>, Error> {
+pub async fn handler(state: &SigningState, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(login(state, &request).await))
 }
 
-async fn login(login_state: &LoginState, request: &Request) -> Result<Response<Body>, ApiError> {
-    let state = &login_state.app;
+async fn login(signing: &SigningState, request: &Request) -> Result<Response<Body>, ApiError> {
+    let state = &signing.app;
     let LoginRequest { email, password } = parse_body(request)?;
     let Ok(email) = Email::parse(&email) else {
         // An address that cannot be registered is an unknown account: the
@@ -105,42 +71,49 @@ async fn login(login_state: &LoginState, request: &Request) -> Result<Response<B
             .await?;
         return Err(ApiError::InvalidCredentials);
     };
-    state.store.clear_login_failures(&email).await?;
-
     let user_id = &stored.user.id;
     tracing::Span::current().record("user_id", user_id.as_str());
-    let issuer = state.issuer(request)?;
-    let keys = state.keys.current(&state.store).await?;
-    let now = unix_now();
-    let session = SessionRecord::begin(
-        user_id,
-        stored.token_version,
-        request
-            .headers()
-            .get(USER_AGENT)
-            .and_then(|agent| agent.to_str().ok()),
-        now,
-    )?;
+    let session = signing.begin_session(request, user_id, stored.token_version)?;
     // Signed before the session is stored: a failure to sign leaves no
     // session behind, and a token whose session write failed is refused.
-    let issued = login_state
-        .signer
-        .issue(&keys, &issuer, user_id, &session.id)
-        .await?;
-    let refresh_token = session.current_token().encode(&session.key)?;
+    // The lockout is cleared and the user's sessions counted meanwhile.
+    let first = session.current_token();
+    let (cleared, tokens, existing) = tokio::join!(
+        state.store.clear_login_failures(&email),
+        signing.session_tokens(request, &session, &first),
+        state.store.session_item_count(user_id)
+    );
+    cleared?;
+    let tokens = tokens?;
     state
         .store
         .create_session(&session, &state.config.sessions)
         .await?;
-    tracing::info!("user logged in");
-    json_response(
-        StatusCode::OK,
-        &LoggedIn {
-            message: "Login successful",
-            token: issued.token.expose_secret(),
-            token_type: "Bearer",
-            expires_in: issued.expires_in,
-            refresh_token: refresh_token.expose_secret(),
-        },
-    )
+    if existing? >= MAX_LIVE_SESSIONS {
+        end_least_recently_used(state, &session).await?;
+    }
+    tracing::info!(session_id = %session.id, "user logged in");
+    tokens.respond("Login successful")
+}
+
+/// Ends the least recently used sessions beyond `MAX_LIVE_SESSIONS`
+/// (API.md: at most 100 per user), `new` excepted. Simultaneous logins at
+/// the cap may each keep one too many; the next login trims them.
+async fn end_least_recently_used(state: &AppState, new: &SessionRecord) -> Result<(), ApiError> {
+    let now = unix_now();
+    let mut live: Vec<SessionRecord> = state
+        .store
+        .session_records(&new.user_id)
+        .await?
+        .into_iter()
+        .filter(|record| record.id != new.id)
+        .filter(|record| record.is_live(new.epoch, &state.config.sessions, now))
+        .collect();
+    let excess = (live.len() + 1).saturating_sub(MAX_LIVE_SESSIONS);
+    live.sort_by_key(|record| record.last_used_at);
+    for record in live.iter().take(excess) {
+        state.store.end_session(&record.user_id, &record.id).await?;
+        tracing::info!(session_id = %record.id, "least recently used session ended: too many sessions");
+    }
+    Ok(())
 }

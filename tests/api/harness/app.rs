@@ -18,8 +18,8 @@ use accounts::store::{UserStore, schema};
 use accounts::token::TokenSigner;
 use http_api::AppState;
 use http_api::keys::PublishedKeys;
+use http_api::signing::SigningState;
 use lambda_http::{Body, Request, RequestExt};
-use login::LoginState;
 use mailer::Mailer;
 use request_password_reset::ResetRequestState;
 use serde_json::{Value, json};
@@ -50,7 +50,8 @@ pub struct TestApp {
     pub secret_id: String,
     /// The key set its handlers start with (in the table too).
     pub key_set: KeySet,
-    pub login_state: LoginState,
+    /// The state of the functions that sign (login, refresh).
+    pub signing_state: SigningState,
     transport: Transport,
     /// Makes this test's email addresses unique in the SES emulator, whose
     /// mailbox every test of the run shares, and on the stack's shared table.
@@ -74,6 +75,11 @@ enum Transport {
 impl TestApp {
     /// A new app on a table of its own, so tests never see each other's data.
     pub async fn spawn() -> Self {
+        Self::spawn_with_sessions(SessionPolicy::default()).await
+    }
+
+    /// `spawn` with another session policy (short windows for the tests).
+    pub async fn spawn_with_sessions(sessions: SessionPolicy) -> Self {
         let emulators = emulators();
         let dynamodb =
             aws_sdk_dynamodb::Client::new(&setup_sdk_config(&emulators.dynamodb_endpoint).await);
@@ -92,7 +98,7 @@ impl TestApp {
             jwt_issuer: Some(ISSUER.to_owned()),
             jwt_audience: DEFAULT_JWT_AUDIENCE.to_owned(),
             access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
-            sessions: SessionPolicy::default(),
+            sessions,
         };
         let secret_id = format!("signing-keys-{tag}");
         let store = UserStore::new(dynamodb.clone(), &config.table_name);
@@ -216,7 +222,7 @@ impl TestApp {
             &secret_id,
         );
         let signer = Signer::load(vault, tokens).await;
-        let login_state = LoginState {
+        let signing_state = SigningState {
             app: AppState::new(
                 config.clone(),
                 handlers_dynamodb.clone(),
@@ -236,7 +242,7 @@ impl TestApp {
             table,
             secret_id,
             key_set,
-            login_state,
+            signing_state,
             transport,
             tag,
         }
@@ -274,19 +280,31 @@ impl TestApp {
     }
 
     async fn call_handler(&self, route: &Route, request: Request) -> TestResponse {
+        // Each handler's future is boxed: inline, the largest of them sized
+        // every caller's future, and long tests overflowed a debug-build
+        // test thread's stack.
         let response = match route {
-            Route::Register => register::handler(&self.state, request).await,
-            Route::Login => login::handler(&self.login_state, request).await,
-            Route::Logout => logout::handler(&self.state, request).await,
-            Route::RequestReset => {
-                request_password_reset::handler(&self.reset_state, request).await
+            Route::Register => Box::pin(register::handler(&self.state, request)).await,
+            Route::Login => Box::pin(login::handler(&self.signing_state, request)).await,
+            Route::Logout | Route::LogoutScope(_) => {
+                Box::pin(logout::handler(&self.state, request)).await
             }
-            Route::ResetPassword(_) => reset_password::handler(&self.state, request).await,
-            Route::GetUser => get_user::handler(&self.state, request).await,
-            Route::UpdateUser => update_user::handler(&self.state, request).await,
-            Route::DeleteUser => delete_user::handler(&self.state, request).await,
-            Route::ListUsers(_) => list_users::handler(&self.state, request).await,
-            Route::Discovery | Route::Jwks => well_known::handler(&self.state, request).await,
+            Route::Refresh => Box::pin(refresh_token::handler(&self.signing_state, request)).await,
+            Route::Sessions => Box::pin(list_sessions::handler(&self.state, request)).await,
+            Route::EndSession(_) => Box::pin(end_session::handler(&self.state, request)).await,
+            Route::RequestReset => {
+                Box::pin(request_password_reset::handler(&self.reset_state, request)).await
+            }
+            Route::ResetPassword(_) => {
+                Box::pin(reset_password::handler(&self.state, request)).await
+            }
+            Route::GetUser => Box::pin(get_user::handler(&self.state, request)).await,
+            Route::UpdateUser => Box::pin(update_user::handler(&self.state, request)).await,
+            Route::DeleteUser => Box::pin(delete_user::handler(&self.state, request)).await,
+            Route::ListUsers(_) => Box::pin(list_users::handler(&self.state, request)).await,
+            Route::Discovery | Route::Jwks => {
+                Box::pin(well_known::handler(&self.state, request)).await
+            }
         }
         .expect("handlers answer every request with a response, never an Err");
         let text = String::from_utf8(response.body().to_vec()).expect("responses are UTF-8");
@@ -314,7 +332,10 @@ impl TestApp {
             Route::ResetPassword(token) => {
                 request.with_path_parameters(HashMap::from([("token".to_owned(), token.clone())]))
             }
-            Route::ListUsers(query) => {
+            Route::EndSession(id) => {
+                request.with_path_parameters(HashMap::from([("id".to_owned(), id.clone())]))
+            }
+            Route::ListUsers(query) | Route::LogoutScope(query) => {
                 let mut parameters: HashMap<String, Vec<String>> = HashMap::new();
                 for (name, value) in query {
                     parameters
@@ -400,6 +421,39 @@ impl TestApp {
 
     pub async fn logout(&self, token: &str) -> TestResponse {
         self.send(&Route::Logout, Some(token), &Value::Null).await
+    }
+
+    /// `POST /logout?scope=<scope>`.
+    pub async fn logout_scope(&self, token: &str, scope: &str) -> TestResponse {
+        let route = Route::LogoutScope(vec![("scope", scope.to_owned())]);
+        self.send(&route, Some(token), &Value::Null).await
+    }
+
+    /// Logs in with the right password; returns the access and the refresh token.
+    pub async fn session_for(&self, email: &str, password: &str) -> (String, String) {
+        let login = self.login(email, password).await;
+        let body = login.assert_status(200);
+        (
+            body["token"].as_str().expect("a token").to_owned(),
+            body["refresh_token"]
+                .as_str()
+                .expect("a refresh token")
+                .to_owned(),
+        )
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
+        self.post_json(Route::Refresh, &json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    pub async fn sessions(&self, token: &str) -> TestResponse {
+        self.send(&Route::Sessions, Some(token), &Value::Null).await
+    }
+
+    pub async fn end_session(&self, token: &str, id: &str) -> TestResponse {
+        self.send(&Route::EndSession(id.to_owned()), Some(token), &Value::Null)
+            .await
     }
 
     pub async fn update_user(&self, token: &str, body: &Value) -> TestResponse {

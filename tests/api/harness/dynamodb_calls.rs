@@ -71,10 +71,30 @@ fn accesses(operation: &str, body: &Value) -> Vec<Access> {
     match operation {
         "GetItem" | "UpdateItem" | "DeleteItem" => vec![access(operation, pk(&body["Key"]))],
         "PutItem" => vec![access(operation, pk(&body["Item"]))],
+        // The store's table Queries name their partition `:pk`.
         "Query" => vec![access(
             operation,
-            body["IndexName"].as_str().unwrap_or("the table").to_owned(),
+            body["IndexName"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| {
+                    body["ExpressionAttributeValues"][":pk"]["S"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                }),
         )],
+        "BatchWriteItem" => body["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flat_map(|tables| tables.values())
+            .filter_map(Value::as_array)
+            .flatten()
+            .map(|request| match request.get("DeleteRequest") {
+                Some(delete) => access(operation, pk(&delete["Key"])),
+                None => access(operation, pk(&request["PutRequest"]["Item"])),
+            })
+            .collect(),
         "TransactGetItems" | "TransactWriteItems" => body["TransactItems"]
             .as_array()
             .into_iter()

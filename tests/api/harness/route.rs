@@ -8,6 +8,11 @@ pub enum Route {
     Register,
     Login,
     Logout,
+    /// `POST /logout?scope=...` (the query as sent, repeats kept).
+    LogoutScope(Vec<(&'static str, String)>),
+    Refresh,
+    Sessions,
+    EndSession(String),
     RequestReset,
     ResetPassword(String),
     GetUser,
@@ -24,11 +29,17 @@ impl Route {
             Route::Register
             | Route::Login
             | Route::Logout
+            | Route::LogoutScope(_)
+            | Route::Refresh
             | Route::RequestReset
             | Route::ResetPassword(_) => Method::POST,
-            Route::GetUser | Route::ListUsers(_) | Route::Discovery | Route::Jwks => Method::GET,
+            Route::GetUser
+            | Route::ListUsers(_)
+            | Route::Sessions
+            | Route::Discovery
+            | Route::Jwks => Method::GET,
             Route::UpdateUser => Method::PUT,
-            Route::DeleteUser => Method::DELETE,
+            Route::DeleteUser | Route::EndSession(_) => Method::DELETE,
         }
     }
 
@@ -38,7 +49,10 @@ impl Route {
         match self {
             Route::Register => path("register"),
             Route::Login => path("login"),
-            Route::Logout => path("logout"),
+            Route::Logout | Route::LogoutScope(_) => path("logout"),
+            Route::Refresh => path("token/refresh"),
+            Route::Sessions => path("sessions"),
+            Route::EndSession(id) => path(&format!("sessions/{id}")),
             Route::RequestReset => path("reset_password"),
             Route::ResetPassword(token) => path(&format!("reset_password/{token}")),
             Route::GetUser | Route::UpdateUser | Route::DeleteUser => path("user"),
@@ -51,7 +65,7 @@ impl Route {
     /// The query parameters, in order (repeats kept).
     pub fn query(&self) -> &[(&'static str, String)] {
         match self {
-            Route::ListUsers(query) => query,
+            Route::ListUsers(query) | Route::LogoutScope(query) => query,
             _ => &[],
         }
     }
@@ -83,10 +97,11 @@ impl Route {
         }
     }
 
-    /// The five routes that take a bearer token, each with a body it accepts.
+    /// The routes that take a bearer token, each with a body it accepts.
     pub fn authenticated() -> Vec<(Route, Value)> {
         vec![
             (Route::Logout, Value::Null),
+            (Route::Sessions, Value::Null),
             (Route::GetUser, Value::Null),
             (Route::UpdateUser, json!({"name": "New Name"})),
             (Route::DeleteUser, Value::Null),

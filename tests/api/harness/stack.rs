@@ -20,10 +20,13 @@ use super::emulators::{
     wait_until_listening, workspace,
 };
 
-pub const FUNCTIONS: [&str; 10] = [
+pub const FUNCTIONS: [&str; 13] = [
     "register",
     "login",
     "logout",
+    "refresh-token",
+    "list-sessions",
+    "end-session",
     "request-password-reset",
     "reset-password",
     "get-user",

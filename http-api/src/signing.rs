@@ -1,0 +1,125 @@
+//! What the functions that sign access tokens share (login, refresh): the
+//! private keys beside the common state, and the one answer that hands a
+//! session's tokens to the client.
+
+use accounts::clock::unix_now;
+use accounts::domain::UserId;
+use accounts::refresh_token::RefreshToken;
+use accounts::store::session_items::SessionRecord;
+use accounts::token::{IssuedToken, TokenSigner};
+use accounts::{ApiError, Config, sdk};
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::USER_AGENT;
+use lambda_http::{Body, Error, Request, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use signing_keys::{KeyVault, Signer};
+
+use crate::AppState;
+use crate::http::json_response;
+
+pub struct SigningState {
+    pub app: AppState,
+    pub signer: Signer,
+}
+
+/// An access token and a refresh token of one session, signed and encoded
+/// but not yet sent.
+pub struct SessionTokens {
+    access_token: SecretString,
+    expires_in: u64,
+    refresh_token: SecretString,
+}
+
+#[derive(Serialize)]
+struct TokensBody<'a> {
+    message: &'static str,
+    token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_token: &'a str,
+}
+
+impl SigningState {
+    /// The key set and the private keys are read side by side.
+    pub async fn from_env() -> Result<Self, Error> {
+        let config = Config::from_env()?;
+        let secret_id = signing_keys::secret_id_from_env()?;
+        let aws = sdk::defaults().load().await;
+        let tokens = TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds);
+        let (app, signer) = tokio::join!(
+            AppState::load(config, &aws),
+            Signer::load(KeyVault::new(&aws, &secret_id), tokens)
+        );
+        Ok(Self { app: app?, signer })
+    }
+
+    /// A new access token for `session` and the encoded refresh token
+    /// `refresh` of it (under the session's key).
+    pub async fn session_tokens(
+        &self,
+        request: &Request,
+        session: &SessionRecord,
+        refresh: &RefreshToken,
+    ) -> Result<SessionTokens, ApiError> {
+        let access = self.access_token(request, refresh).await?;
+        SessionTokens::new(access, refresh, session)
+    }
+
+    /// A new access token of the session that `refresh` names.
+    pub async fn access_token(
+        &self,
+        request: &Request,
+        refresh: &RefreshToken,
+    ) -> Result<IssuedToken, ApiError> {
+        let state = &self.app;
+        let issuer = state.issuer(request)?;
+        let keys = state.keys.current(&state.store).await?;
+        self.signer
+            .issue(&keys, &issuer, &refresh.user_id, &refresh.session_id)
+            .await
+    }
+
+    /// A new session for a user whose password was just checked.
+    pub fn begin_session(
+        &self,
+        request: &Request,
+        user_id: &UserId,
+        token_version: u64,
+    ) -> Result<SessionRecord, ApiError> {
+        let user_agent = request
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|agent| agent.to_str().ok());
+        SessionRecord::begin(user_id, token_version, user_agent, unix_now())
+    }
+}
+
+impl SessionTokens {
+    /// `access` with the refresh token `refresh`, encoded under `session`'s key.
+    pub fn new(
+        access: IssuedToken,
+        refresh: &RefreshToken,
+        session: &SessionRecord,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            access_token: access.token,
+            expires_in: access.expires_in,
+            refresh_token: refresh.encode(&session.key)?,
+        })
+    }
+
+    /// The 200 answer of login, refresh and password change.
+    pub fn respond(&self, message: &'static str) -> Result<Response<Body>, ApiError> {
+        json_response(
+            StatusCode::OK,
+            &TokensBody {
+                message,
+                token: self.access_token.expose_secret(),
+                token_type: "Bearer",
+                expires_in: self.expires_in,
+                refresh_token: self.refresh_token.expose_secret(),
+            },
+        )
+    }
+}
