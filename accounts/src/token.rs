@@ -114,6 +114,7 @@ impl TokenVerifier {
 }
 
 /// Issues tokens for one audience with a given lifetime.
+#[derive(Clone)]
 pub struct TokenSigner {
     audience: String,
     ttl_seconds: u64,

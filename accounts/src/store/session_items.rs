@@ -338,17 +338,15 @@ impl UserStore {
         ))
     }
 
-    /// Removes every session item of a deleted user. They already count for
-    /// nothing (authentication and refresh need the user item); removing
-    /// them keeps no trace of the account beyond the delete.
-    pub async fn remove_sessions(&self, user_id: &UserId) -> Result<(), ApiError> {
-        let records = self.session_records(user_id).await?;
+    /// Removes these session items (a deleted user's: they already count
+    /// for nothing, since authentication and refresh need the user item).
+    pub async fn remove_sessions(&self, records: &[SessionRecord]) -> Result<(), ApiError> {
         for chunk in records.chunks(BATCH_WRITE_LIMIT) {
             let mut pending: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|record| {
                     let delete = DeleteRequest::builder()
-                        .set_key(Some(key(user_pk(user_id), &session_sk(&record.id))))
+                        .set_key(Some(key(user_pk(&record.user_id), &session_sk(&record.id))))
                         .build()
                         .map_err(ApiError::unexpected)?;
                     Ok(WriteRequest::builder().delete_request(delete).build())

@@ -16,13 +16,21 @@ pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body
 
 async fn delete_user(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
     let caller = state.authenticate(request).await?;
-    let user_id = &caller.user.user.id;
-    state.store.delete_user(&caller.user).await?;
-    // The sessions died with the user item (every token check and refresh
-    // reads it); removing their items only tidies. A failure here must not
-    // turn a done delete into an error the client would retry in vain: the
-    // items' TTL removes them anyway.
-    if let Err(error) = state.store.remove_sessions(user_id).await {
+    // The sessions are listed beside the delete and removed after it. They
+    // died with the user item (every token check and refresh reads it), so
+    // removing them only tidies: a failure here must not turn a done delete
+    // into an error the client would retry in vain, and a session begun
+    // between the two (or an item left by a failure) goes with its TTL.
+    let (deleted, sessions) = tokio::join!(
+        state.store.delete_user(&caller.user),
+        state.store.session_records(&caller.user.user.id)
+    );
+    deleted?;
+    let removed = match sessions {
+        Ok(records) => state.store.remove_sessions(&records).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = removed {
         tracing::warn!(cause = %cause_chain(&error), "the deleted user's session items stay until their TTL");
     }
     tracing::info!("user deleted");

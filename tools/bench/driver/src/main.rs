@@ -38,6 +38,7 @@ enum Input {
     Unchanged,
     /// A new address for every registration.
     NewEmail,
+    /// Another user each time: a login of a user below the session cap.
     LoginEmail,
     UserToken,
     AdminToken,
@@ -321,7 +322,7 @@ impl Inputs<'_> {
                 EVENT_EMAIL,
                 format!("bench-{}-{n}@example.com", std::process::id()),
             )],
-            Input::LoginEmail => vec![(EVENT_EMAIL, fixture("login_email")?)],
+            Input::LoginEmail => vec![(EVENT_EMAIL, nth("login_emails")?)],
             Input::UserToken => vec![(ACCESS_TOKEN, fixture("user_token")?)],
             Input::AdminToken => vec![(ACCESS_TOKEN, fixture("admin_token")?)],
             Input::LogoutToken => vec![(ACCESS_TOKEN, nth("logout_tokens")?)],

@@ -2,9 +2,9 @@
 //! `lambda-bench` feeds the functions, and prints it as one JSON object:
 //!
 //! - `password`: the password of every seeded user (the events' own);
-//! - `login_email`, `user_token`, `admin_token`: a user to log in as (no
-//!   other fixture is its: its logins end its least recently used sessions
-//!   past 100), and tokens of another user and of an admin;
+//! - `login_emails`: COUNT users to log in as, one login each (a user's
+//!   typical login: one of a 101st would also end the least recently used
+//!   session); `user_token`, `admin_token`: tokens of a user and of an admin;
 //! - `logout_tokens`: COUNT distinct tokens of one user (each logout ends one
 //!   session);
 //! - `reset_request_emails`: COUNT users' emails (the resend window allows
@@ -92,12 +92,7 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
             .collect::<Vec<_>>()
     };
 
-    let login = create_users(
-        &store,
-        vec![format!("bench-{run}-login@example.com")],
-        &hash,
-    )
-    .await?;
+    let login = create_users(&store, new_users("login"), &hash).await?;
     let reader = create_users(
         &store,
         vec![format!("bench-{run}-reader@example.com")],
@@ -170,7 +165,7 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     }
     Ok(json!({
         "password": PASSWORD,
-        "login_email": login[0].email.as_str(),
+        "login_emails": login.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
         "user_token": issue(&store, &config, &tokens, &reader[0]).await?,
         "admin_token": issue(&store, &config, &tokens, &admin[0]).await?,
         "logout_tokens": logout_tokens,
