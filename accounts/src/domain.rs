@@ -192,14 +192,19 @@ impl UserId {
 
     /// Accepts only the canonical hyphenated UUID form this API issues.
     pub fn parse(raw: &str) -> Option<Self> {
-        let uuid = uuid::Uuid::try_parse(raw).ok()?;
-        let canonical = uuid.hyphenated().to_string();
-        (canonical == raw).then_some(Self(canonical))
+        canonical_uuid(raw).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `raw` if it is a UUID in the canonical hyphenated form this API issues
+/// (user and session ids), so that one id has one spelling.
+pub fn canonical_uuid(raw: &str) -> Option<String> {
+    let canonical = uuid::Uuid::try_parse(raw).ok()?.hyphenated().to_string();
+    (canonical == raw).then_some(canonical)
 }
 
 impl fmt::Display for UserId {

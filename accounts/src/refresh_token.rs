@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::UserId;
+use crate::domain::{UserId, canonical_uuid};
 use crate::error::ApiError;
 
 const ID_BYTES: usize = 16;
@@ -75,9 +75,7 @@ impl SessionId {
 
     /// Accepts only the canonical hyphenated form this API issues.
     pub fn parse(raw: &str) -> Option<Self> {
-        let uuid = uuid::Uuid::try_parse(raw).ok()?;
-        let canonical = uuid.hyphenated().to_string();
-        (canonical == raw).then_some(Self(canonical))
+        canonical_uuid(raw).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

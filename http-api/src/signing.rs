@@ -2,14 +2,11 @@
 //! private keys beside the common state, and the one answer that hands a
 //! session's tokens to the client.
 
-use accounts::clock::unix_now;
-use accounts::domain::UserId;
 use accounts::refresh_token::RefreshToken;
 use accounts::store::session_items::SessionRecord;
 use accounts::token::{IssuedToken, TokenSigner};
 use accounts::{ApiError, Config, sdk};
 use lambda_http::http::StatusCode;
-use lambda_http::http::header::USER_AGENT;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -78,20 +75,6 @@ impl SigningState {
         self.signer
             .issue(&keys, &issuer, &refresh.user_id, &refresh.session_id)
             .await
-    }
-
-    /// A new session for a user whose password was just checked.
-    pub fn begin_session(
-        &self,
-        request: &Request,
-        user_id: &UserId,
-        token_version: u64,
-    ) -> Result<SessionRecord, ApiError> {
-        let user_agent = request
-            .headers()
-            .get(USER_AGENT)
-            .and_then(|agent| agent.to_str().ok());
-        SessionRecord::begin(user_id, token_version, user_agent, unix_now())
     }
 }
 

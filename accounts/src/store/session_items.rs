@@ -10,6 +10,7 @@
 //! items go with their TTL.
 
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, Select, TransactWriteItem, Update, WriteRequest,
@@ -173,57 +174,44 @@ impl UserStore {
     }
 
     /// Every session item of the user, ended ones included (the caller
-    /// filters with `SessionRecord::is_live`), in one Query.
+    /// filters with `SessionRecord::is_live`).
     pub async fn session_records(&self, user_id: &UserId) -> Result<Vec<SessionRecord>, ApiError> {
+        let mut pages = self
+            .sessions_query(user_id)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
         let mut records = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(&user_pk(user_id)))
-                .expression_attribute_values(":prefix", s(SESSION_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in output.items() {
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(sdk_error)?.items() {
                 records.push(session_from_item(item)?);
             }
-            match output.last_evaluated_key {
-                Some(last) => start = Some(last),
-                None => return Ok(records),
-            }
         }
+        Ok(records)
     }
 
     /// How many session items the user has, ended ones included, without
     /// reading them: a login reads them all only when this reaches the cap.
     pub async fn session_item_count(&self, user_id: &UserId) -> Result<usize, ApiError> {
+        let mut pages = self
+            .sessions_query(user_id)
+            .select(Select::Count)
+            .into_paginator()
+            .send();
         let mut count = 0;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(&user_pk(user_id)))
-                .expression_attribute_values(":prefix", s(SESSION_SK_PREFIX))
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            count += usize::try_from(output.count).unwrap_or_default();
-            match output.last_evaluated_key {
-                Some(last) => start = Some(last),
-                None => return Ok(count),
-            }
+        while let Some(page) = pages.next().await {
+            count += usize::try_from(page.map_err(sdk_error)?.count).unwrap_or_default();
         }
+        Ok(count)
+    }
+
+    fn sessions_query(&self, user_id: &UserId) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(&user_pk(user_id)))
+            .expression_attribute_values(":prefix", s(SESSION_SK_PREFIX))
     }
 
     /// Moves the session to the refresh token after `from` (counter + 1), on

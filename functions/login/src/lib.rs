@@ -16,6 +16,7 @@ use accounts::{ApiError, password};
 use http_api::AppState;
 use http_api::http::{parse_body, respond};
 use http_api::signing::SigningState;
+use lambda_http::http::header::USER_AGENT;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -73,7 +74,11 @@ async fn login(signing: &SigningState, request: &Request) -> Result<Response<Bod
     };
     let user_id = &stored.user.id;
     tracing::Span::current().record("user_id", user_id.as_str());
-    let session = signing.begin_session(request, user_id, stored.token_version)?;
+    let user_agent = request
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|agent| agent.to_str().ok());
+    let session = SessionRecord::begin(user_id, stored.token_version, user_agent, unix_now())?;
     // Signed before the session is stored: a failure to sign leaves no
     // session behind, and a token whose session write failed is refused.
     // The lockout is cleared and the user's sessions counted meanwhile.
