@@ -101,6 +101,17 @@ pub struct Config {
     pub jwt_audience: String,
     pub access_token_ttl_seconds: u64,
     pub sessions: SessionPolicy,
+    /// `EMAIL_VERIFICATION`: whether login waits for a verified address.
+    pub email_verification: EmailVerification,
+}
+
+/// Whether an account may log in before its owner has proven the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmailVerification {
+    /// A right password for an unverified address gets 403.
+    #[default]
+    Required,
+    Optional,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -125,17 +136,17 @@ impl Config {
         let non_empty = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
         let table_name = non_empty("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
-        let jwt_issuer =
-            non_empty("JWT_ISSUER").map(|issuer| issuer.trim().trim_end_matches('/').to_owned());
-        if jwt_issuer
-            .as_deref()
-            .is_some_and(|issuer| !issuer.starts_with("https://") && !issuer.starts_with("http://"))
-        {
-            return Err(ConfigError::Invalid {
-                name: "JWT_ISSUER",
-                reason: "it must be the API's base URL, starting with https://",
-            });
-        }
+        let jwt_issuer = base_url(non_empty("JWT_ISSUER"), "JWT_ISSUER")?;
+        let email_verification = match non_empty("EMAIL_VERIFICATION").as_deref().map(str::trim) {
+            None | Some("required") => EmailVerification::Required,
+            Some("optional") => EmailVerification::Optional,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "EMAIL_VERIFICATION",
+                    reason: "it must be required or optional",
+                });
+            }
+        };
         let jwt_audience =
             non_empty("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_JWT_AUDIENCE.to_owned());
         let access_token_ttl_seconds = seconds(
@@ -156,20 +167,26 @@ impl Config {
             jwt_audience,
             access_token_ttl_seconds,
             sessions,
+            email_verification,
         })
     }
 }
 
-/// What the reset-request function needs; it verifies no token.
+/// What the functions that send mail need beside (or, for the two that
+/// answer every address alike, instead of) `Config`.
 #[derive(Debug, Clone)]
-pub struct ResetRequestConfig {
+pub struct MailConfig {
     pub table_name: String,
     pub ses_from_address: String,
-    pub reset_url_base: Option<String>,
+    /// `LINK_BASE`: where the mailed links point (`<LINK_BASE>/<page>#token=…`).
+    /// Unset: the API's own pages, `<public URL>/v1/pages`.
+    pub link_base: Option<String>,
+    /// `JWT_ISSUER`, the API's public base URL, when configured.
+    pub public_url: Option<String>,
     pub reset_token_ttl_seconds: u64,
 }
 
-impl ResetRequestConfig {
+impl MailConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -189,8 +206,25 @@ impl ResetRequestConfig {
             table_name: non_empty("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
             ses_from_address: non_empty("SES_FROM_ADDRESS")
                 .ok_or(ConfigError::Missing("SES_FROM_ADDRESS"))?,
-            reset_url_base: non_empty("RESET_URL_BASE"),
+            link_base: base_url(non_empty("LINK_BASE"), "LINK_BASE")?,
+            public_url: base_url(non_empty("JWT_ISSUER"), "JWT_ISSUER")?,
             reset_token_ttl_seconds,
+        })
+    }
+}
+
+/// An http(s) base URL without its trailing slash.
+fn base_url(raw: Option<String>, name: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let url = raw.trim().trim_end_matches('/');
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(Some(url.to_owned()))
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: "it must be a base URL, starting with https://",
         })
     }
 }
@@ -232,6 +266,22 @@ mod tests {
         assert_eq!(config.access_token_ttl_seconds, 900);
         assert_eq!(config.jwt_issuer, None);
         assert_eq!(config.jwt_audience, "user-api");
+        assert_eq!(config.email_verification, EmailVerification::Required);
+    }
+
+    #[test]
+    fn email_verification_is_required_or_optional() {
+        let with = |value| {
+            Config::from_lookup(lookup(&[
+                ("TABLE_NAME", "users"),
+                ("EMAIL_VERIFICATION", value),
+            ]))
+        };
+        assert_eq!(
+            with("optional").unwrap().email_verification,
+            EmailVerification::Optional
+        );
+        assert!(with("off").is_err());
     }
 
     #[test]
@@ -336,14 +386,14 @@ mod tests {
             ("TABLE_NAME", "users"),
             ("SES_FROM_ADDRESS", "no-reply@example.com"),
         ];
-        let config = ResetRequestConfig::from_lookup(lookup(&base)).unwrap();
+        let config = MailConfig::from_lookup(lookup(&base)).unwrap();
         assert_eq!(config.reset_token_ttl_seconds, 1800);
-        assert_eq!(config.reset_url_base, None);
+        assert_eq!(config.link_base, None);
         for ttl in ["3601", "59", "half an hour"] {
             let mut pairs = base.to_vec();
             pairs.push(("RESET_TOKEN_TTL_SECONDS", ttl));
             assert!(
-                ResetRequestConfig::from_lookup(lookup(&pairs)).is_err(),
+                MailConfig::from_lookup(lookup(&pairs)).is_err(),
                 "{ttl}"
             );
         }

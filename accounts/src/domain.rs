@@ -169,6 +169,9 @@ pub struct User {
     pub email: Email,
     pub name: UserName,
     pub admin: bool,
+    /// Whether the owner of `email` proved it (a verification, reset or
+    /// email-change link mailed there was used).
+    pub email_verified: bool,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -40,6 +40,12 @@ pub enum ApiError {
     TooManyAttempts { retry_after_seconds: u64 },
     #[error("The reset token is invalid, expired or already used.")]
     InvalidResetToken,
+    #[error("The email address is not verified yet. Open the link in the verification email, or ask for a new one.")]
+    EmailNotVerified,
+    #[error("The verification token is invalid, expired or already used.")]
+    InvalidVerificationToken,
+    #[error("The email change token is invalid, expired or already used.")]
+    InvalidEmailChangeToken,
     #[error("The refresh token is not one this API issued, or its session has ended.")]
     InvalidRefreshToken,
     #[error("The refresh token was already used: the session has ended. Log in again.")]

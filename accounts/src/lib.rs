@@ -11,7 +11,7 @@ pub mod error;
 pub mod keys;
 pub mod password;
 pub mod refresh_token;
-pub mod reset_token;
+pub mod mail_token;
 pub mod sdk;
 pub mod store;
 pub mod token;

@@ -4,10 +4,10 @@
 //!
 //! | item          | pk               | sk              | other attributes |
 //! |---------------|------------------|-----------------|------------------|
-//! | user          | `USER#<id>`      | `USER`          | id, email, name, admin, created_at, updated_at, password_hash, token_version, reset_token_hash?, reset_sent_at?, list_pk = `USER`, list_sk = id |
+//! | user          | `USER#<id>`      | `USER`          | id, email, name, admin, email_verified, created_at, updated_at, password_hash, token_version, {reset,verify,email_change}_token_hash?, {reset,verify,email_change}_sends?, list_pk = `USER`, list_sk = id |
 //! | email claim   | `EMAIL#<email>`  | `EMAIL`         | user_id |
 //! | session       | `USER#<id>`      | `SESSION#<sid>` | session_id, user_id, created_at, last_used_at, user_agent?, epoch, refresh_key, counter, rotated_at, expires_at |
-//! | reset token   | `RESET#<sha256>` | `RESET`         | user_id, expires_at |
+//! | mailed token  | `RESET#<sha256>`, `VERIFY#…`, `EMAIL_CHANGE#…` | `RESET`, `VERIFY`, `EMAIL_CHANGE` | user_id, sent_to, expires_at |
 //! | login lockout | `LOGIN#<email>`  | `LOGIN`         | attempts, reserved_at_ms, locked_until_ms?, lock_attempt?, expires_at |
 //! | signing keys  | `KEYS`           | `KEYS`          | key_set (JSON: the published public keys, the active kid), version |
 //!
@@ -21,7 +21,7 @@
 pub mod keys;
 mod lockout;
 pub mod permissions;
-mod reset;
+pub mod mail_tokens;
 pub mod schema;
 pub mod session_items;
 mod sessions;
@@ -43,9 +43,12 @@ use crate::domain::{Email, User, UserId, UserName};
 use crate::error::{ApiError, cause_chain, sdk_error};
 
 pub use lockout::{LOCKOUT_THRESHOLD, LoginAttempt};
-pub use reset::ResetTicket;
+pub use mail_tokens::{
+    EMAIL_CHANGE_TTL_SECONDS, NewToken, PendingTokens, SendLimit, TokenKind, TokenTicket,
+    VERIFICATION_TTL_SECONDS,
+};
 pub use sessions::Session;
-pub use users::{ProfileChange, UserPage, user_item};
+pub use users::{UserPage, user_item};
 
 /// A DynamoDB item as the SDK gives and takes it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -60,10 +63,11 @@ const CONFLICT_ATTEMPTS: u32 = 3;
 pub struct StoredUser {
     pub user: User,
     pub password_hash: String,
-    /// Bumped by a password reset; tokens carry the version they were issued at.
+    /// Bumped by a password reset or change and by a global logout; a
+    /// session is live only at the version it was begun or moved to.
     pub token_version: u64,
-    pub reset_token_hash: Option<String>,
-    pub reset_sent_at: Option<u64>,
+    /// The mailed tokens outstanding (hashes) and the recent mails.
+    pub pending: PendingTokens,
 }
 
 impl std::fmt::Debug for StoredUser {
@@ -72,11 +76,7 @@ impl std::fmt::Debug for StoredUser {
             .field("user", &self.user)
             .field("password_hash", &"[redacted]")
             .field("token_version", &self.token_version)
-            .field(
-                "reset_token_hash",
-                &self.reset_token_hash.as_ref().map(|_| "[redacted]"),
-            )
-            .field("reset_sent_at", &self.reset_sent_at)
+            .field("pending", &"[redacted]")
             .finish()
     }
 }
@@ -380,6 +380,13 @@ fn user_from_item(item: &Item) -> Result<User, ApiError> {
             Some(AttributeValue::Bool(admin)) => *admin,
             _ => return Err(malformed("admin")),
         },
+        // Accounts from before verification existed never proved their
+        // address: they are unverified, and may ask for a verification mail.
+        email_verified: match item.get("email_verified") {
+            None => false,
+            Some(AttributeValue::Bool(verified)) => *verified,
+            Some(_) => return Err(malformed("email_verified")),
+        },
         created_at: string_attr(item, "created_at")?,
         updated_at: string_attr(item, "updated_at")?,
     })
@@ -391,11 +398,7 @@ pub fn stored_user_from_item(item: &Item) -> Result<StoredUser, ApiError> {
         user: user_from_item(item)?,
         password_hash: string_attr(item, "password_hash")?,
         token_version: number_attr(item, "token_version")?,
-        reset_token_hash: match item.get("reset_token_hash") {
-            None => None,
-            Some(_) => Some(string_attr(item, "reset_token_hash")?),
-        },
-        reset_sent_at: optional_number_attr(item, "reset_sent_at")?,
+        pending: PendingTokens::from_item(item)?,
     })
 }
 
@@ -409,6 +412,7 @@ mod tests {
             email: Email::parse("ada@example.com").unwrap(),
             name: UserName::parse("Ada").unwrap(),
             admin: false,
+            email_verified: false,
             created_at: rfc3339(0),
             updated_at: rfc3339(0),
         }
@@ -420,7 +424,7 @@ mod tests {
         let stored = stored_user_from_item(&users::user_item(&user, "$argon2id$...")).unwrap();
         assert_eq!(stored.user, user);
         assert_eq!(stored.token_version, 0);
-        assert_eq!(stored.reset_token_hash, None);
+        assert_eq!(stored.pending.hash(TokenKind::PasswordReset), None);
     }
 
     #[test]
@@ -524,9 +528,10 @@ mod tests {
 
     #[test]
     fn a_stored_user_never_prints_its_hashes() {
-        let mut stored =
-            stored_user_from_item(&users::user_item(&sample_user(), "$argon2id$secret")).unwrap();
-        stored.reset_token_hash = Some("reset-hash-secret".into());
+        let mut item = users::user_item(&sample_user(), "$argon2id$secret");
+        item.insert("reset_token_hash".into(), s("reset-hash-secret"));
+        let stored = stored_user_from_item(&item).unwrap();
+        assert_eq!(stored.pending.hash(TokenKind::PasswordReset), Some("reset-hash-secret"));
         let printed = format!("{stored:?}");
         assert!(!printed.contains("secret"), "{printed}");
         assert!(printed.contains("[redacted]"));
@@ -539,7 +544,15 @@ mod tests {
         keys.sort();
         assert_eq!(
             keys,
-            ["admin", "created_at", "email", "id", "name", "updated_at"]
+            [
+                "admin",
+                "created_at",
+                "email",
+                "email_verified",
+                "id",
+                "name",
+                "updated_at"
+            ]
         );
         assert_eq!(json["created_at"], "1970-01-01T00:00:00Z");
     }

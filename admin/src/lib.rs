@@ -18,7 +18,9 @@ pub const USAGE: &str = "usage: users-admin <command>
 
 commands:
   create-table      create the table named by TABLE_NAME unless it exists
-  promote <email>   give the user with this email admin rights
+  promote <email> [--force]
+                    give the user with this email admin rights (--force: even
+                    though the address is not verified)
   demote <email>    take admin rights away from the user with this email
   list              print every user (id, email, name, admin, created_at), oldest first
   keys list         print the token-signing keys and where each is in its life
@@ -83,14 +85,26 @@ pub async fn execute(args: &[&str], admin: &Admin) -> Result<String, Failure> {
                 format!("table {table} already exists")
             })
         }
-        [command @ ("promote" | "demote"), email] => {
+        [command @ ("promote" | "demote"), email, flags @ ..]
+            if flags.is_empty() || (*command == "promote" && flags == ["--force"]) =>
+        {
             let admin = *command == "promote";
+            let force = !flags.is_empty();
             let email = Email::parse(email)
                 .map_err(|problem| Failure::Refused(format!("that email address {problem}")))?;
             let found = store.find_by_email(&email).await.map_err(store_failure)?;
             let user = found.ok_or_else(|| {
                 Failure::Refused(format!("no user has the email {}", email.as_str()))
             })?;
+            // Admin rights go to whoever controls the address: one never
+            // proven may belong to someone else (API.md, "Admins").
+            if admin && !user.user.email_verified && !force {
+                return Err(Failure::Refused(format!(
+                    "the user with the email {} (id {}) has not verified it; nothing changed. Promote anyway with --force",
+                    email.as_str(),
+                    user.user.id
+                )));
+            }
             // The account may go between the lookup and the update: then
             // nothing changed, and the operator must hear so.
             let changed = store

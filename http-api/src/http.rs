@@ -11,12 +11,14 @@ use lambda_http::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
     X_CONTENT_TYPE_OPTIONS,
 };
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
+use secrecy::SecretString;
 use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use accounts::error::{ApiError, FieldErrors, cause_chain};
+use accounts::mail_token;
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Field names echoed back in errors are cut to this many characters.
@@ -206,6 +208,17 @@ impl<'de> Deserialize<'de> for JsonObjectMembers {
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme in any case).
+/// The stored form (SHA-256) of the mailed token in the path's `{token}`;
+/// `invalid` when it is not shaped like one this API mails, before any read.
+pub fn mailed_token_hash(request: &Request, invalid: ApiError) -> Result<String, ApiError> {
+    request
+        .path_parameters()
+        .first("token")
+        .filter(|token| mail_token::is_well_formed(token))
+        .map(|token| mail_token::hash(&SecretString::from(token)))
+        .ok_or(invalid)
+}
+
 pub fn bearer_token(request: &Request) -> Result<&str, ApiError> {
     let header = request
         .headers()
@@ -271,6 +284,8 @@ pub fn status(error: &ApiError) -> StatusCode {
         | ApiError::MissingFields(_)
         | ApiError::Validation(_)
         | ApiError::InvalidResetToken
+        | ApiError::InvalidVerificationToken
+        | ApiError::InvalidEmailChangeToken
         | ApiError::InvalidLimit
         | ApiError::InvalidCursor
         | ApiError::InvalidScope => StatusCode::BAD_REQUEST,
@@ -282,7 +297,7 @@ pub fn status(error: &ApiError) -> StatusCode {
         | ApiError::InvalidRefreshToken
         | ApiError::RefreshTokenReused
         | ApiError::SessionExpired => StatusCode::UNAUTHORIZED,
-        ApiError::AdminRequired => StatusCode::FORBIDDEN,
+        ApiError::AdminRequired | ApiError::EmailNotVerified => StatusCode::FORBIDDEN,
         ApiError::UserNotFound | ApiError::SessionNotFound => StatusCode::NOT_FOUND,
         ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -305,6 +320,9 @@ pub fn code(error: &ApiError) -> &'static str {
         ApiError::UserNotFound => "user_not_found",
         ApiError::TooManyAttempts { .. } => "too_many_attempts",
         ApiError::InvalidResetToken => "invalid_reset_token",
+        ApiError::EmailNotVerified => "email_not_verified",
+        ApiError::InvalidVerificationToken => "invalid_verification_token",
+        ApiError::InvalidEmailChangeToken => "invalid_email_change_token",
         ApiError::InvalidLimit => "invalid_limit",
         ApiError::InvalidRefreshToken => "invalid_refresh_token",
         ApiError::RefreshTokenReused => "refresh_token_reused",

@@ -14,6 +14,23 @@ use accounts::store::session_items::SessionRecord;
 use accounts::store::{StoredUser, UserStore};
 use accounts::token::{Rejected, TokenVerifier, VerifiedToken};
 
+/// The API's public base URL: `configured` (`JWT_ISSUER`), or else the
+/// address API Gateway received `request` at.
+pub fn public_url(configured: Option<&str>, request: &Request) -> Result<String, ApiError> {
+    if let Some(url) = configured {
+        return Ok(url.to_owned());
+    }
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .domain_name
+            .as_deref()
+            .filter(|domain| !domain.is_empty())
+            .map(|domain| format!("https://{domain}")),
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::unexpected("no JWT_ISSUER and no domain name in the request"))
+}
+
 pub struct AppState {
     pub config: Config,
     pub store: UserStore,
@@ -59,18 +76,7 @@ impl AppState {
     /// The tokens' `iss` for this request: the configured issuer, or else
     /// the API's own address as API Gateway received the request.
     pub fn issuer(&self, request: &Request) -> Result<String, ApiError> {
-        if let Some(issuer) = &self.config.jwt_issuer {
-            return Ok(issuer.clone());
-        }
-        match request.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(context)) => context
-                .domain_name
-                .as_deref()
-                .filter(|domain| !domain.is_empty())
-                .map(|domain| format!("https://{domain}")),
-            _ => None,
-        }
-        .ok_or_else(|| ApiError::unexpected("no JWT_ISSUER and no domain name in the request"))
+        public_url(self.config.jwt_issuer.as_deref(), request)
     }
 
     /// Checks the bearer token: algorithm, key, signature, claims, then, in

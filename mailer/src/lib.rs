@@ -1,7 +1,9 @@
-//! The SES mailer. A crate of its own, linked only by the function that
-//! sends mail: a cargo feature of `accounts` would be switched on for every
+//! The SES mailer: every mail the API sends is composed here. A crate of
+//! its own, linked only by the functions that send mail: a cargo feature of `accounts` would be switched on for every
 //! function whenever they are built together (features unify), and the
 //! functions are built together, in one cargo run per architecture.
+
+pub mod alike;
 
 use std::time::Duration;
 
@@ -11,27 +13,201 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use secrecy::{ExposeSecret, SecretString};
 
+use accounts::clock::unix_now;
+use accounts::config::MailConfig;
+use accounts::error::cause_chain;
+use accounts::mail_token;
+use accounts::store::{NewToken, StoredUser, TokenKind, UserStore};
+use accounts::sdk;
+use http_api::AppState;
+use http_api::state::public_url;
+use lambda_http::Request;
 use accounts::domain::Email;
 use aws_sdk_ses::error::ProvideErrorMetadata;
 
 use accounts::error::ApiError;
 
+/// The state of a function that verifies tokens and sends mail.
+pub struct MailingState {
+    pub app: AppState,
+    pub mailer: Mailer,
+}
+
+impl MailingState {
+    pub async fn from_env() -> Result<Self, lambda_http::Error> {
+        let (config, mail) = (accounts::Config::from_env()?, MailConfig::from_env()?);
+        let aws = sdk::defaults().load().await;
+        Ok(Self {
+            app: AppState::load(config, &aws).await?,
+            mailer: Mailer::new(&aws, &mail),
+        })
+    }
+}
+
+/// Whether a token mail went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issued {
+    Sent,
+    /// The kind's send limit held it back; the earlier token stays valid.
+    Withheld,
+}
+
+/// Sends the API's mails through SES. Every mail is built by `Mail::compose`.
 pub struct Mailer {
     client: aws_sdk_ses::Client,
     from: String,
-    reset_url_base: Option<String>,
+    /// `LINK_BASE`, when configured.
+    link_base: Option<String>,
+    /// `JWT_ISSUER`, the API's public URL, when configured.
+    public_url: Option<String>,
 }
 
-/// One SES call, retries included, ends within this time: a reset request
-/// answers after a fixed response floor whatever happens, so a failed send
-/// must be over (and its token withdrawn) well before that floor.
+/// One SES call, retries included, ends within this time: the two requests
+/// that answer every address alike answer after a fixed response floor, so
+/// a failed send must be over (and its token withdrawn) well before it.
 const SEND_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Where the mailed links point: `<base>/<page>#token=<token>`. The token
+/// travels in the fragment, which no browser sends to a server, so it
+/// reaches no access log, no `Referer` and no link scanner's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    base: String,
+}
+
+impl Links {
+    /// `LINK_BASE` when configured, else the API's own pages under its
+    /// public URL.
+    pub fn new(link_base: Option<&str>, public_url: &str) -> Self {
+        let base = match link_base {
+            Some(base) => base.trim_end_matches('/').to_owned(),
+            None => format!("{}/v1/pages", public_url.trim_end_matches('/')),
+        };
+        Self { base }
+    }
+
+    fn to(&self, page: &str, token: &SecretString) -> String {
+        format!("{}/{page}#token={}", self.base, token.expose_secret())
+    }
+}
+
+/// Every mail the API sends. None carries a password.
+pub enum Mail<'a> {
+    /// After registration or on request: proves the address.
+    EmailVerification {
+        token: &'a SecretString,
+        valid_hours: u64,
+    },
+    PasswordReset {
+        token: &'a SecretString,
+        valid_minutes: u64,
+    },
+    /// To the new address of an email change: confirms it.
+    EmailChange {
+        token: &'a SecretString,
+        valid_minutes: u64,
+    },
+    /// To the old address of an email change: no token, a warning.
+    EmailChangeRequested { new_email: &'a Email },
+    /// After a password change or reset.
+    PasswordChanged,
+}
+
+/// A mail ready to send: subject, plain text and an HTML part.
+#[derive(Debug)]
+pub struct Composed {
+    pub subject: &'static str,
+    pub text: String,
+    pub html: String,
+}
+
+const NOT_YOU: &str = "If this was not you, reset your password at once and check your sessions.";
+
+impl Mail<'_> {
+    pub fn compose(&self, links: &Links) -> Composed {
+        match self {
+            Mail::EmailVerification { token, valid_hours } => with_link(
+                "Verify your email address",
+                "Confirm that this address is yours to finish setting up your account.",
+                ("Verify my email address", links.to("verify-email", token)),
+                &format!(
+                    "The link works once, for {valid_hours} hours. If you did not create an account, ignore this email."
+                ),
+            ),
+            Mail::PasswordReset {
+                token,
+                valid_minutes,
+            } => with_link(
+                "Reset your password",
+                "Someone asked to reset the password of your account.",
+                ("Choose a new password", links.to("reset-password", token)),
+                &format!(
+                    "The link works once, for {valid_minutes} minutes. If you did not ask for this, ignore this email: your password stays as it is."
+                ),
+            ),
+            Mail::EmailChange {
+                token,
+                valid_minutes,
+            } => with_link(
+                "Confirm your new email address",
+                "Someone asked to move an account to this email address.",
+                (
+                    "Confirm the new address",
+                    links.to("confirm-email-change", token),
+                ),
+                &format!(
+                    "The link works once, for {valid_minutes} minutes. Until it is used, the account keeps its old address. If you did not ask for this, ignore this email."
+                ),
+            ),
+            Mail::EmailChangeRequested { new_email } => plain(
+                "Your email address is about to change",
+                &format!(
+                    "Someone signed in to your account asked to change its email address to {}. The change happens only when the link sent to that address is opened. {NOT_YOU}",
+                    new_email.as_str()
+                ),
+            ),
+            Mail::PasswordChanged => plain(
+                "Your password was changed",
+                &format!(
+                    "The password of your account was just changed, and every other session was signed out. {NOT_YOU}"
+                ),
+            ),
+        }
+    }
+}
+
+fn with_link(
+    subject: &'static str,
+    opening: &str,
+    (action, link): (&str, String),
+    closing: &str,
+) -> Composed {
+    Composed {
+        subject,
+        text: format!("{opening}\n\n{action}:\n{link}\n\n{closing}\n"),
+        html: format!(
+            "<p>{}</p><p><a href=\"{}\">{}</a></p><p>{}</p>",
+            escape_html(opening),
+            escape_html(&link),
+            escape_html(action),
+            escape_html(closing)
+        ),
+    }
+}
+
+fn plain(subject: &'static str, body: &str) -> Composed {
+    Composed {
+        subject,
+        text: format!("{body}\n"),
+        html: format!("<p>{}</p>", escape_html(body)),
+    }
+}
 
 impl Mailer {
     /// A mailer whose SES client (from `aws`, the shared SDK settings) gives
     /// up within `SEND_TIMEOUT`: two attempts, close together.
-    pub fn new(aws: &SdkConfig, from: String, reset_url_base: Option<String>) -> Self {
-        let config = aws_sdk_ses::config::Builder::from(aws)
+    pub fn new(aws: &SdkConfig, config: &MailConfig) -> Self {
+        let ses = aws_sdk_ses::config::Builder::from(aws)
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(2)
@@ -46,28 +222,65 @@ impl Mailer {
             )
             .build();
         Self {
-            client: aws_sdk_ses::Client::from_conf(config),
-            from,
-            reset_url_base,
+            client: aws_sdk_ses::Client::from_conf(ses),
+            from: config.ses_from_address.clone(),
+            link_base: config.link_base.clone(),
+            public_url: config.public_url.clone(),
         }
     }
 
-    /// Sends the reset token to `to`, with a link when a reset URL base is set.
-    pub async fn send_password_reset(
+    /// Stores a new token of `kind` for `user` (replacing the previous one),
+    /// valid `ttl_seconds`, and mails it to `sent_to` as `compose` words it,
+    /// unless the kind's send limit withholds it. A token whose mail could
+    /// not be sent is withdrawn before the send's error is returned.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn issue_and_send(
         &self,
-        to: &Email,
-        token: &SecretString,
-        valid_minutes: u64,
-    ) -> Result<(), ApiError> {
-        let token = token.expose_secret();
-        let link = self.reset_url_base.as_ref().map(|base| {
-            let separator = if base.contains('?') { '&' } else { '?' };
-            format!("{base}{separator}token={token}")
-        });
-        let (text, html) = reset_message(token, link.as_deref(), valid_minutes);
+        store: &UserStore,
+        request: &Request,
+        user: &StoredUser,
+        kind: TokenKind,
+        sent_to: &Email,
+        ttl_seconds: u64,
+        compose: impl for<'t> FnOnce(&'t SecretString) -> Mail<'t>,
+    ) -> Result<Issued, ApiError> {
+        let token = mail_token::generate()?;
+        let token_hash = mail_token::hash(&token);
+        let now = unix_now();
+        let new_token = NewToken {
+            kind,
+            hash: &token_hash,
+            sent_to,
+            expires_at: now + ttl_seconds,
+        };
+        if !store.issue_token(user, new_token, now).await? {
+            return Ok(Issued::Withheld);
+        }
+        if let Err(error) = self.send(request, sent_to, &compose(&token)).await {
+            let sends_before = user.pending.sends(kind);
+            let withdrawn = store.cancel_token(kind, &user.user.id, &token_hash, sends_before);
+            if let Err(cancel_error) = withdrawn.await {
+                tracing::error!(cause = %cause_chain(&cancel_error), "withdrawing an unsent token failed");
+            }
+            return Err(error);
+        }
+        Ok(Issued::Sent)
+    }
+
+    /// Sends `mail` to `to`. Its links point at `LINK_BASE`, or else at the
+    /// pages under the API's public URL (`JWT_ISSUER`, or the address
+    /// `request` reached).
+    pub async fn send(&self, request: &Request, to: &Email, mail: &Mail<'_>) -> Result<(), ApiError> {
+        let public_url = public_url(self.public_url.as_deref(), request)?;
+        let links = Links::new(self.link_base.as_deref(), &public_url);
+        let Composed {
+            subject,
+            text,
+            html,
+        } = mail.compose(&links);
         let content = |data: String| Content::builder().data(data).charset("UTF-8").build();
         let message = Message::builder()
-            .subject(content("Reset your password".to_owned()).map_err(ApiError::unexpected)?)
+            .subject(content(subject.to_owned()).map_err(ApiError::unexpected)?)
             .body(
                 Body::builder()
                     .text(content(text).map_err(ApiError::unexpected)?)
@@ -106,29 +319,6 @@ impl Mailer {
 #[error("SES SendEmail failed: {0}")]
 struct SendFailed(String);
 
-fn reset_message(token: &str, link: Option<&str>, valid_minutes: u64) -> (String, String) {
-    let mut text = String::from("Someone asked to reset the password of your account.\n\n");
-    let mut html = String::from("<p>Someone asked to reset the password of your account.</p>");
-    if let Some(link) = link {
-        text.push_str(&format!(
-            "Open this link to choose a new password:\n{link}\n\n"
-        ));
-        let link = escape_html(link);
-        html.push_str(&format!(
-            "<p><a href=\"{link}\">Choose a new password</a></p>"
-        ));
-    }
-    text.push_str(&format!(
-        "Your reset token: {token}\n\nIt works once, for {valid_minutes} minutes. \
-         If you did not ask for this, ignore this email: your password stays as it is.\n"
-    ));
-    html.push_str(&format!(
-        "<p>Your reset token: <code>{token}</code></p><p>It works once, for {valid_minutes} minutes. \
-         If you did not ask for this, ignore this email: your password stays as it is.</p>"
-    ));
-    (text, html)
-}
-
 fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -141,19 +331,79 @@ fn escape_html(text: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_message_carries_the_token_and_an_escaped_link() {
-        let (text, html) = reset_message("tok", Some("https://x.io/r?a=1&token=tok"), 30);
-        assert!(text.contains("Your reset token: tok"));
-        assert!(text.contains("https://x.io/r?a=1&token=tok"));
-        assert!(html.contains("href=\"https://x.io/r?a=1&amp;token=tok\""));
-        assert!(text.contains("30 minutes"));
+    fn token() -> SecretString {
+        SecretString::from("tok-en_1")
     }
 
     #[test]
-    fn without_a_url_base_there_is_no_link() {
-        let (text, html) = reset_message("tok", None, 30);
-        assert!(!text.contains("link"));
-        assert!(!html.contains("href"));
+    fn links_carry_the_token_in_the_fragment_under_the_pages_or_link_base() {
+        let own = Links::new(None, "https://api.example.com/");
+        assert_eq!(
+            own.to("verify-email", &token()),
+            "https://api.example.com/v1/pages/verify-email#token=tok-en_1"
+        );
+        let app = Links::new(Some("https://app.example.com/auth/"), "https://api.example.com");
+        assert_eq!(
+            app.to("reset-password", &token()),
+            "https://app.example.com/auth/reset-password#token=tok-en_1"
+        );
+    }
+
+    #[test]
+    fn every_token_mail_links_to_its_page_and_says_how_long_it_works() {
+        let links = Links::new(Some("https://app.example.com/a?b=1&c=2"), "https://x.io");
+        let token = token();
+        for (mail, page, lifetime) in [
+            (
+                Mail::EmailVerification {
+                    token: &token,
+                    valid_hours: 24,
+                },
+                "verify-email",
+                "24 hours",
+            ),
+            (
+                Mail::PasswordReset {
+                    token: &token,
+                    valid_minutes: 30,
+                },
+                "reset-password",
+                "30 minutes",
+            ),
+            (
+                Mail::EmailChange {
+                    token: &token,
+                    valid_minutes: 60,
+                },
+                "confirm-email-change",
+                "60 minutes",
+            ),
+        ] {
+            let composed = mail.compose(&links);
+            let link = format!("https://app.example.com/a?b=1&c=2/{page}#token=tok-en_1");
+            assert!(composed.text.contains(&link), "{}", composed.text);
+            assert!(composed.text.contains(lifetime));
+            assert!(
+                composed.html.contains(&link.replace('&', "&amp;")),
+                "{}",
+                composed.html
+            );
+        }
+    }
+
+    #[test]
+    fn notices_carry_no_link() {
+        let links = Links::new(None, "https://x.io");
+        let new_email = Email::parse("new@example.com").unwrap();
+        for mail in [
+            Mail::EmailChangeRequested {
+                new_email: &new_email,
+            },
+            Mail::PasswordChanged,
+        ] {
+            let composed = mail.compose(&links);
+            assert!(!composed.text.contains("https://"), "{}", composed.text);
+            assert!(!composed.html.contains("href"));
+        }
     }
 }

@@ -317,7 +317,7 @@ fn every_example_in_openapi_passes_the_field_rules() {
     }
     for token in examples("ResetToken") {
         assert!(
-            accounts::reset_token::is_well_formed(&token),
+            accounts::mail_token::is_well_formed(&token),
             "example reset token {token:?}"
         );
     }
@@ -332,13 +332,13 @@ fn the_reset_token_schema_admits_exactly_the_tokens_the_api_issues() {
         "#/components/schemas/ResetToken"
     );
     let schema = &openapi["components"]["schemas"]["ResetToken"];
-    let issued = secrecy::ExposeSecret::expose_secret(&accounts::reset_token::generate().unwrap())
+    let issued = secrecy::ExposeSecret::expose_secret(&accounts::mail_token::generate().unwrap())
         .to_owned();
     assert_eq!(schema["minLength"].as_u64(), Some(issued.len() as u64));
     assert_eq!(schema["maxLength"].as_u64(), Some(issued.len() as u64));
     assert_eq!(text(&schema["pattern"]), "^[A-Za-z0-9_-]{43}$");
-    assert!(accounts::reset_token::is_well_formed(&issued));
-    assert!(!accounts::reset_token::is_well_formed("0"));
+    assert!(accounts::mail_token::is_well_formed(&issued));
+    assert!(!accounts::mail_token::is_well_formed("0"));
 }
 
 #[test]

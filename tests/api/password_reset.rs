@@ -67,7 +67,7 @@ async fn only_the_sha256_of_the_reset_token_is_stored() {
     let stored = format!("{:?}", app.items().await);
 
     assert!(!stored.contains(&token), "the token is stored in clear");
-    let hash = accounts::reset_token::hash(&secrecy::SecretString::from(token));
+    let hash = accounts::mail_token::hash(&secrecy::SecretString::from(token));
     assert!(stored.contains(&format!("RESET#{hash}")));
 }
 
@@ -187,7 +187,7 @@ async fn unknown_and_malformed_reset_tokens_get_400_invalid_reset_token() {
 async fn an_expired_reset_token_is_refused_even_while_its_item_remains() {
     let app = TestApp::spawn().await;
     let (_, token) = user_with_reset_email(&app).await;
-    let hash = accounts::reset_token::hash(&secrecy::SecretString::from(token.clone()));
+    let hash = accounts::mail_token::hash(&secrecy::SecretString::from(token.clone()));
     // DynamoDB's TTL may keep an expired item for days: the code must check.
     app.set_number(
         &format!("RESET#{hash}"),
@@ -206,7 +206,7 @@ async fn an_expired_reset_token_is_refused_even_while_its_item_remains() {
 async fn the_reset_token_expires_after_thirty_minutes_by_default() {
     let app = TestApp::spawn().await;
     let (_, token) = user_with_reset_email(&app).await;
-    let hash = accounts::reset_token::hash(&secrecy::SecretString::from(token));
+    let hash = accounts::mail_token::hash(&secrecy::SecretString::from(token));
 
     let items = app.items().await;
     let item = items

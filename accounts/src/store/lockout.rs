@@ -18,11 +18,15 @@ use aws_sdk_dynamodb::types::{
     ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
+use secrecy::SecretString;
+
 use super::{
-    Item, UserStore, conflicts_with_transaction, key, malformed, n, retry_conflicts, update_if,
+    Item, StoredUser, UserStore, conflicts_with_transaction, key, malformed, n, retry_conflicts, update_if,
 };
+use crate::clock::unix_now_ms;
 use crate::domain::Email;
 use crate::error::{ApiError, sdk_error};
+use crate::password;
 
 pub const LOCKOUT_THRESHOLD: u64 = 5;
 pub const MAX_LOCKOUT_SECONDS: u64 = 15 * 60;
@@ -230,6 +234,35 @@ impl UserStore {
             .await
             .map_err(sdk_error)?;
         Ok(())
+    }
+
+    /// Checks the password a signed-in user gives to confirm a sensitive
+    /// change (password or email), counted by the same lockout as login:
+    /// wrong is `InvalidCredentials` and counts a failure, a locked address
+    /// is `TooManyAttempts` before any Argon2id work. A right password
+    /// leaves the count to the caller, who clears it with its write.
+    pub async fn check_current_password(
+        &self,
+        user: &StoredUser,
+        password: SecretString,
+    ) -> Result<(), ApiError> {
+        let email = &user.user.email;
+        let attempt = match self.reserve_login_attempt(email, unix_now_ms()).await? {
+            LoginAttempt::Granted { number } => number,
+            LoginAttempt::Refused {
+                retry_after_seconds,
+            } => {
+                return Err(ApiError::TooManyAttempts {
+                    retry_after_seconds,
+                });
+            }
+        };
+        if password::verify(password, Some(user.password_hash.clone())).await? {
+            return Ok(());
+        }
+        self.record_login_failure(email, attempt, unix_now_ms())
+            .await?;
+        Err(ApiError::InvalidCredentials)
     }
 
     pub(super) fn delete_lockout(&self, email: &Email) -> Result<TransactWriteItem, ApiError> {

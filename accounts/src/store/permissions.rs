@@ -36,12 +36,15 @@ const fn table(actions: &'static [&'static str], keys: &'static [&'static str]) 
 }
 
 /// The grants of each function, by its binary name.
-pub const FUNCTION_GRANTS: [(&str, &[Grant]); 13] = [
+pub const FUNCTION_GRANTS: [(&str, &[Grant]); 17] = [
     (
         "register",
         &[
             table(&["dynamodb:GetItem"], &[KEYS_PK]),
-            table(&["dynamodb:PutItem"], &["USER#*", "EMAIL#*"]),
+            table(&["dynamodb:PutItem"], &["USER#*", "EMAIL#*", "VERIFY#*"]),
+            // Withdrawing the verification token whose mail failed.
+            table(&["dynamodb:UpdateItem"], &["USER#*"]),
+            table(&["dynamodb:DeleteItem"], &["VERIFY#*"]),
         ],
     ),
     (
@@ -102,9 +105,51 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 13] = [
     (
         "reset-password",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "RESET#*", "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "RESET#*"]),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             table(&["dynamodb:DeleteItem"], &["RESET#*", "LOGIN#*"]),
+        ],
+    ),
+    (
+        "request-verification-email",
+        &[
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "EMAIL#*", "USER#*"]),
+            table(&["dynamodb:UpdateItem"], &["USER#*"]),
+            table(&["dynamodb:PutItem", "dynamodb:DeleteItem"], &["VERIFY#*"]),
+        ],
+    ),
+    (
+        "verify-email",
+        &[
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "VERIFY#*", "USER#*"]),
+            table(&["dynamodb:UpdateItem"], &["USER#*"]),
+            table(&["dynamodb:DeleteItem"], &["VERIFY#*"]),
+        ],
+    ),
+    (
+        "confirm-email-change",
+        &[
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "EMAIL_CHANGE#*", "USER#*"]),
+            table(&["dynamodb:UpdateItem"], &["USER#*"]),
+            // The claim moves; the tokens mailed to the old address go.
+            table(&["dynamodb:PutItem"], &["EMAIL#*"]),
+            table(
+                &["dynamodb:DeleteItem"],
+                &["EMAIL#*", "EMAIL_CHANGE#*", "RESET#*", "VERIFY#*"],
+            ),
+        ],
+    ),
+    (
+        "change-password",
+        &[
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
+            // The new hash and version, and the caller's new session.
+            table(&["dynamodb:UpdateItem", "dynamodb:PutItem"], &["USER#*"]),
+            // The current password is checked under the login lockout.
+            table(
+                &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                &["LOGIN#*"],
+            ),
         ],
     ),
     (
@@ -114,16 +159,28 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 13] = [
     (
         "update-user",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
+            // EMAIL#: whether the new address is taken.
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*", "EMAIL#*"]),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
-            table(&["dynamodb:PutItem", "dynamodb:DeleteItem"], &["EMAIL#*"]),
+            // The current password is checked under the login lockout.
+            table(
+                &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                &["LOGIN#*"],
+            ),
+            table(
+                &["dynamodb:PutItem", "dynamodb:DeleteItem"],
+                &["EMAIL_CHANGE#*"],
+            ),
         ],
     ),
     (
         "delete-user",
         &[
             table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
-            table(&["dynamodb:DeleteItem"], &["USER#*", "EMAIL#*", "RESET#*"]),
+            table(
+                &["dynamodb:DeleteItem"],
+                &["USER#*", "EMAIL#*", "RESET#*", "VERIFY#*", "EMAIL_CHANGE#*"],
+            ),
             // The sessions, after the user.
             table(&["dynamodb:Query", "dynamodb:BatchWriteItem"], &["USER#*"]),
         ],

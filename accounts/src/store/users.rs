@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem};
 
 use super::schema::{INDEX_PARTITION_KEY, INDEX_SORT_KEY, USERS_BY_CREATION_INDEX};
+use super::mail_tokens::{NewToken, TokenKind};
 use super::{
     Item, NewUser, StoredUser, Transaction, User, UserStore, email_pk, key, n, rfc3339, s,
     stored_user_from_item, update_if, user_from_item, user_id_attr, user_pk,
@@ -14,17 +15,10 @@ use crate::domain::{Email, UserId, UserName};
 use crate::error::{ApiError, sdk_error};
 
 pub(super) const USER_SK: &str = "USER";
-const EMAIL_SK: &str = "EMAIL";
+pub(super) const EMAIL_SK: &str = "EMAIL";
 const USER_LIST_PK: &str = "USER";
-/// A delete that keeps meeting new reset tokens gives up after this many reads.
+/// A delete that keeps meeting new mailed tokens gives up after this many reads.
 const DELETE_TRIES: u32 = 3;
-
-/// What a profile update changes; `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct ProfileChange {
-    pub name: Option<UserName>,
-    pub email: Option<Email>,
-}
 
 /// One page of the admin listing, in creation order.
 #[derive(Debug)]
@@ -35,21 +29,41 @@ pub struct UserPage {
 }
 
 impl UserStore {
-    /// Creates the user and claims its email in one transaction:
+    /// Creates the user, unverified, with the verification token that is
+    /// about to be mailed, and claims its email, in one transaction:
     /// `EmailTaken` if the address is already claimed, and nothing written.
-    pub async fn create_user(&self, new_user: NewUser) -> Result<User, ApiError> {
-        let now = rfc3339(unix_now());
+    pub async fn create_user(
+        &self,
+        new_user: NewUser,
+        verification_hash: &str,
+        verification_expires_at: u64,
+    ) -> Result<User, ApiError> {
+        let now = unix_now();
         let user = User {
             id: UserId::generate(),
             email: new_user.email,
             name: new_user.name,
             admin: false,
-            created_at: now.clone(),
-            updated_at: now,
+            email_verified: false,
+            created_at: rfc3339(now),
+            updated_at: rfc3339(now),
         };
+        let token = NewToken {
+            kind: TokenKind::EmailVerification,
+            hash: verification_hash,
+            sent_to: &user.email,
+            expires_at: verification_expires_at,
+        };
+        let mut item = user_item(&user, &new_user.password_hash);
+        item.insert(token.kind.hash_attribute().to_owned(), s(verification_hash));
+        item.insert(
+            token.kind.sends_attribute().to_owned(),
+            AttributeValue::L(vec![n(now)]),
+        );
         let items = vec![
-            self.put_new(user_item(&user, &new_user.password_hash))?,
+            self.put_new(item)?,
             self.put_new(email_claim_item(&user.email, &user.id))?,
+            self.put_new(self.token_item(&token, &user.id))?,
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(user),
@@ -75,58 +89,41 @@ impl UserStore {
         item.as_ref().map(stored_user_from_item).transpose()
     }
 
-    /// Applies `change` to `current`. An email change moves the claim in the
-    /// same transaction: `EmailTaken` if the new address is claimed, and then
-    /// nothing changes. `UserNotFound` if the user was deleted (or its email
-    /// changed) meanwhile.
-    pub async fn update_profile(
-        &self,
-        current: &User,
-        change: ProfileChange,
-    ) -> Result<User, ApiError> {
-        let new_email = change.email.filter(|email| *email != current.email);
-        let new_name = change.name.filter(|name| *name != current.name);
-        if new_email.is_none() && new_name.is_none() {
+    /// Renames the user. `UserNotFound` if it was deleted meanwhile.
+    pub async fn rename(&self, current: &User, name: UserName) -> Result<User, ApiError> {
+        if name == current.name {
             return Ok(current.clone());
         }
         let updated = User {
-            name: new_name.unwrap_or_else(|| current.name.clone()),
-            email: new_email.clone().unwrap_or_else(|| current.email.clone()),
+            name,
             updated_at: rfc3339(unix_now()),
             ..current.clone()
         };
-
-        let user_update = Update::builder()
+        let request = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&current.id), USER_SK)))
-            .update_expression("SET #name = :name, email = :email, updated_at = :updated_at")
-            .condition_expression("email = :current_email")
+            .update_expression("SET #name = :name, updated_at = :updated_at")
+            .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":name", s(updated.name.as_str()))
-            .expression_attribute_values(":email", s(updated.email.as_str()))
             .expression_attribute_values(":updated_at", s(&updated.updated_at))
-            .expression_attribute_values(":current_email", s(current.email.as_str()))
-            .build()
-            .map_err(ApiError::unexpected)?;
-        let mut items = vec![TransactWriteItem::builder().update(user_update).build()];
-        if let Some(new_email) = &new_email {
-            items.push(self.put_new(email_claim_item(new_email, &current.id))?);
-            items.push(self.delete_claim(&current.email, &current.id)?);
-        }
-        match self.transact(items).await? {
-            Transaction::Committed => Ok(updated),
-            Transaction::ConditionFailed(failed) if failed.get(1) == Some(&true) => {
-                Err(ApiError::EmailTaken)
-            }
-            Transaction::ConditionFailed(_) => Err(ApiError::UserNotFound),
-        }
+            .return_values(ReturnValue::AllNew);
+        update_if(request)
+            .await?
+            .and_then(|output| output.attributes)
+            .as_ref()
+            .map(user_from_item)
+            .transpose()?
+            .ok_or(ApiError::UserNotFound)
     }
 
-    /// Removes the user, its email claim and its reset token in one
+    /// Removes the user, its email claim and its mailed tokens in one
     /// transaction. `UserNotFound` if it was deleted or its email changed
-    /// meanwhile. A reset requested meanwhile replaced the token `current`
-    /// knows of: the delete then reads the user again and removes the new
-    /// one, so no reset token outlives its user.
+    /// meanwhile. A token mailed meanwhile replaced one `current` knows of:
+    /// the delete then reads the user again and removes the new one, so no
+    /// token outlives its user.
     pub async fn delete_user(&self, current: &StoredUser) -> Result<(), ApiError> {
         let mut current = current.clone();
         for _ in 0..DELETE_TRIES {
@@ -139,34 +136,41 @@ impl UserStore {
             }
         }
         Err(ApiError::Unavailable(
-            "the user's reset token kept changing during the delete".into(),
+            "the user's mailed tokens kept changing during the delete".into(),
         ))
     }
 
     /// One delete of the user as `current` knows it; `false` if the stored
-    /// user no longer matches (deleted, email or reset token changed).
+    /// user no longer matches (deleted, email or a mailed token changed).
     async fn try_delete_user(&self, current: &StoredUser) -> Result<bool, ApiError> {
         let user = &current.user;
+        let mut conditions = vec!["email = :email".to_owned()];
         let mut user_delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&user.id), USER_SK)))
             .expression_attribute_values(":email", s(user.email.as_str()));
-        user_delete = match &current.reset_token_hash {
-            Some(hash) => user_delete
-                .condition_expression("email = :email AND reset_token_hash = :reset_hash")
-                .expression_attribute_values(":reset_hash", s(hash)),
-            None => user_delete
-                .condition_expression("email = :email AND attribute_not_exists(reset_token_hash)"),
-        };
+        let mut token_deletes = Vec::new();
+        for kind in TokenKind::ALL {
+            let attribute = kind.hash_attribute();
+            match current.pending.hash(kind) {
+                Some(hash) => {
+                    conditions.push(format!("{attribute} = :{attribute}"));
+                    user_delete =
+                        user_delete.expression_attribute_values(format!(":{attribute}"), s(hash));
+                    token_deletes.push(self.delete_token_item(kind, hash)?);
+                }
+                None => conditions.push(format!("attribute_not_exists({attribute})")),
+            }
+        }
+        let user_delete = user_delete
+            .condition_expression(conditions.join(" AND "))
+            .build()
+            .map_err(ApiError::unexpected)?;
         let mut items = vec![
-            TransactWriteItem::builder()
-                .delete(user_delete.build().map_err(ApiError::unexpected)?)
-                .build(),
+            TransactWriteItem::builder().delete(user_delete).build(),
             self.delete_claim(&user.email, &user.id)?,
         ];
-        if let Some(hash) = &current.reset_token_hash {
-            items.push(self.delete_reset_item(hash)?);
-        }
+        items.extend(token_deletes);
         Ok(matches!(
             self.transact(items).await?,
             Transaction::Committed
@@ -238,7 +242,7 @@ impl UserStore {
             .transpose()
     }
 
-    fn delete_claim(&self, email: &Email, owner: &UserId) -> Result<TransactWriteItem, ApiError> {
+    pub(super) fn delete_claim(&self, email: &Email, owner: &UserId) -> Result<TransactWriteItem, ApiError> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(email_pk(email), EMAIL_SK)))
@@ -261,6 +265,10 @@ pub fn user_item(user: &User, password_hash: &str) -> Item {
         ("email".to_owned(), s(user.email.as_str())),
         ("name".to_owned(), s(user.name.as_str())),
         ("admin".to_owned(), AttributeValue::Bool(user.admin)),
+        (
+            "email_verified".to_owned(),
+            AttributeValue::Bool(user.email_verified),
+        ),
         ("created_at".to_owned(), s(&user.created_at)),
         ("updated_at".to_owned(), s(&user.updated_at)),
         ("password_hash".to_owned(), s(password_hash)),
@@ -268,7 +276,7 @@ pub fn user_item(user: &User, password_hash: &str) -> Item {
     ])
 }
 
-fn email_claim_item(email: &Email, user_id: &UserId) -> Item {
+pub(super) fn email_claim_item(email: &Email, user_id: &UserId) -> Item {
     HashMap::from([
         ("pk".to_owned(), s(&email_pk(email))),
         ("sk".to_owned(), s(EMAIL_SK)),

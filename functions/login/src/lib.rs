@@ -6,9 +6,11 @@
 //! not, lock it with exponential back-off; while locked, every attempt gets
 //! 429 before anything else is read, even with the right password. Each
 //! password check is reserved first, so concurrent attempts cannot outrun
-//! the count.
+//! the count. With `EMAIL_VERIFICATION=required`, a right password for an
+//! unverified address gets 403 `email_not_verified`.
 
 use accounts::clock::{unix_now, unix_now_ms};
+use accounts::config::EmailVerification;
 use accounts::domain::Email;
 use accounts::store::LoginAttempt;
 use accounts::store::session_items::{MAX_LIVE_SESSIONS, SessionRecord};
@@ -74,6 +76,15 @@ async fn login(signing: &SigningState, request: &Request) -> Result<Response<Bod
     };
     let user_id = &stored.user.id;
     tracing::Span::current().record("user_id", user_id.as_str());
+    // Only after the password check, so the answer tells nothing about an
+    // address to whoever does not know its password.
+    if state.config.email_verification == EmailVerification::Required
+        && !stored.user.email_verified
+    {
+        state.store.clear_login_failures(&email).await?;
+        tracing::info!("login refused: email not verified");
+        return Err(ApiError::EmailNotVerified);
+    }
     let user_agent = request
         .headers()
         .get(USER_AGENT)

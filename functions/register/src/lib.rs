@@ -1,13 +1,15 @@
 //! `POST /v1/api/register`: create an account.
 
+use accounts::clock::unix_now;
 use accounts::domain::{Email, Password, User, UserName};
-use accounts::store::NewUser;
-use accounts::{ApiError, password};
-use http_api::AppState;
+use accounts::error::cause_chain;
+use accounts::store::{NewUser, TokenKind, VERIFICATION_TTL_SECONDS};
+use accounts::{ApiError, mail_token, password};
 use http_api::field;
 use http_api::http::{json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
+use mailer::{Mail, MailingState};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -56,11 +58,12 @@ struct Registered {
 }
 
 #[tracing::instrument(name = "Register a user", skip_all, fields(user_id = tracing::field::Empty))]
-pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
+pub async fn handler(state: &MailingState, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(register(state, &request).await))
 }
 
-async fn register(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn register(mailing: &MailingState, request: &Request) -> Result<Response<Body>, ApiError> {
+    let state = &mailing.app;
     let Registration {
         email,
         name,
@@ -68,16 +71,36 @@ async fn register(state: &AppState, request: &Request) -> Result<Response<Body>,
     } = parse_body::<RegisterRequest>(request)?.try_into()?;
 
     let password_hash = password::hash(password.into_secret()).await?;
+    let token = mail_token::generate()?;
+    let token_hash = mail_token::hash(&token);
     let user = state
         .store
-        .create_user(NewUser {
-            email,
-            name,
-            password_hash,
-        })
+        .create_user(
+            NewUser {
+                email,
+                name,
+                password_hash,
+            },
+            &token_hash,
+            unix_now() + VERIFICATION_TTL_SECONDS,
+        )
         .await?;
     tracing::Span::current().record("user_id", user.id.as_str());
     tracing::info!("user registered");
+    let mail = Mail::EmailVerification {
+        token: &token,
+        valid_hours: VERIFICATION_TTL_SECONDS / 3600,
+    };
+    if let Err(error) = mailing.mailer.send(request, &user.email, &mail).await {
+        // The account exists either way (API.md: a failed send still
+        // answers 201); its owner can ask for the mail again.
+        tracing::error!(cause = %cause_chain(&error), "verification email not sent; token withdrawn");
+        let kind = TokenKind::EmailVerification;
+        let withdrawn = state.store.cancel_token(kind, &user.id, &token_hash, &[]);
+        if let Err(error) = withdrawn.await {
+            tracing::error!(cause = %cause_chain(&error), "withdrawing the unsent verification token failed");
+        }
+    }
     json_response(
         StatusCode::CREATED,
         &Registered {

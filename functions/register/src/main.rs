@@ -1,5 +1,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     accounts::password::prepare_working_area();
-    http_api::lambda::run(http_api::AppState::from_env(), register::handler).await
+    http_api::lambda::run(mailer::MailingState::from_env(), register::handler).await
 }

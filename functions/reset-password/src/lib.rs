@@ -1,16 +1,19 @@
 //! `POST /v1/api/reset_password/{token}`: set a new password with a reset
 //! token from the email. The token is consumed in the same transaction that
-//! sets the password, so of concurrent uses exactly one succeeds, and every
-//! access token issued before the reset stops working.
+//! sets the password, so of concurrent uses exactly one succeeds; every
+//! session of the user ends, and the address the token reached is verified.
+//! A "your password was changed" notice follows.
 
 use accounts::clock::unix_now;
 use accounts::domain::Password;
-use accounts::{ApiError, password, reset_token};
-use http_api::AppState;
+use accounts::error::cause_chain;
+use accounts::store::TokenKind;
+use accounts::{ApiError, password};
 use http_api::field;
-use http_api::http::{MessageBody, json_response, parse_body, respond};
+use http_api::http::{MessageBody, json_response, mailed_token_hash, parse_body, respond};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use lambda_http::{Body, Error, Request, Response};
+use mailer::{Mail, MailingState};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -22,48 +25,48 @@ pub struct ResetPasswordRequest {
 }
 
 #[tracing::instrument(name = "Reset a password", skip_all, fields(user_id = tracing::field::Empty))]
-pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
+pub async fn handler(state: &MailingState, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(reset_password(state, &request).await))
 }
 
-async fn reset_password(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn reset_password(
+    mailing: &MailingState,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let state = &mailing.app;
     let ResetPasswordRequest {
         password: new_password,
     } = parse_body(request)?;
-    let path = request.path_parameters();
-    let token = path
-        .first("token")
-        .filter(|token| reset_token::is_well_formed(token))
-        .ok_or(ApiError::InvalidResetToken)?;
-    let token_hash = reset_token::hash(&SecretString::from(token));
-
+    let token_hash = mailed_token_hash(request, ApiError::InvalidResetToken)?;
+    let now = unix_now();
     let ticket = state
         .store
-        .find_reset(&token_hash)
+        .find_token(TokenKind::PasswordReset, &token_hash, now)
         .await?
-        .filter(|ticket| ticket.expires_at > unix_now())
         .ok_or(ApiError::InvalidResetToken)?;
-    // The token is genuine: the new password is hashed while its user is
-    // read, on the blocking pool, which takes that read off the critical path
-    // (make bench). A password refused below wastes one hash, and only for a
-    // holder of a live token; an invalid token still costs no Argon2 work.
-    let (stored, password_hash) = tokio::join!(
-        state.store.find_by_id(&ticket.user_id),
-        password::hash(new_password.clone()),
-    );
-    let user = stored?.ok_or(ApiError::InvalidResetToken)?.user;
-    tracing::Span::current().record("user_id", user.id.as_str());
-    // Checked before anything is written: a refused password leaves the token usable.
-    Password::parse(new_password, Some(&user.email)).map_err(|problem| {
+    tracing::Span::current().record("user_id", ticket.user_id.as_str());
+    // The token is genuine: the new password is checked against the
+    // address the token went to and hashed (on the blocking pool). A
+    // password refused here leaves the token usable; an invalid token
+    // costs no Argon2 work.
+    Password::parse(new_password.clone(), Some(&ticket.sent_to)).map_err(|problem| {
         ApiError::invalid_fields([(field!(ResetPasswordRequest, password), Some(problem))])
     })?;
-    let password_hash = password_hash?;
-
+    let password_hash = password::hash(new_password).await?;
     state
         .store
-        .complete_reset(&token_hash, &user.id, &user.email, &password_hash)
+        .complete_reset(&token_hash, &ticket, &password_hash, now)
         .await?;
     tracing::info!("password reset");
+    if let Err(error) = mailing
+        .mailer
+        .send(request, &ticket.sent_to, &Mail::PasswordChanged)
+        .await
+    {
+        // The password is set; the notice is a courtesy that must not
+        // turn a completed reset into an error.
+        tracing::error!(cause = %cause_chain(&error), "password-changed notice not sent");
+    }
     json_response(
         StatusCode::OK,
         &MessageBody {

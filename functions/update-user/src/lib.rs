@@ -1,22 +1,35 @@
-//! `PUT /v1/api/user`: change the caller's name, email or both.
+//! `PUT /v1/api/user`: rename the caller at once, or start moving the
+//! account to a new email address. A bearer token alone cannot move the
+//! address: the change needs the current password (counted by the login
+//! lockout) and is only made when the link mailed to the new address is
+//! used (`confirm-email-change`); the old address gets a notice.
 
 use accounts::ApiError;
 use accounts::domain::{Email, User, UserName};
-use accounts::error::FieldErrors;
-use accounts::store::ProfileChange;
-use http_api::AppState;
+use accounts::error::{FieldErrors, cause_chain};
+use accounts::store::{EMAIL_CHANGE_TTL_SECONDS, TokenKind};
 use http_api::field;
 use http_api::http::{json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
+use mailer::{Mail, MailingState};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-/// The body of `PUT /v1/api/user`: either field, or both.
+/// The body of `PUT /v1/api/user`: a name, an email (with the current
+/// password), or both.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     name: Option<String>,
     email: Option<String>,
+    current_password: Option<SecretString>,
+}
+
+/// A profile update whose fields passed the field rules.
+struct ProfileChange {
+    name: Option<UserName>,
+    email: Option<(Email, SecretString)>,
 }
 
 impl TryFrom<UpdateUserRequest> for ProfileChange {
@@ -32,10 +45,19 @@ impl TryFrom<UpdateUserRequest> for ProfileChange {
                 (email_field.to_owned(), wanted.to_owned()),
             ])));
         }
+        if request.email.is_some() && request.current_password.is_none() {
+            return Err(ApiError::MissingFields(FieldErrors::from([(
+                field!(UpdateUserRequest, current_password).to_owned(),
+                "is needed to change the email address".to_owned(),
+            )])));
+        }
         let name = request.name.as_deref().map(UserName::parse).transpose();
         let email = request.email.as_deref().map(Email::parse).transpose();
         match (name, email) {
-            (Ok(name), Ok(email)) => Ok(ProfileChange { name, email }),
+            (Ok(name), Ok(email)) => Ok(ProfileChange {
+                name,
+                email: email.zip(request.current_password),
+            }),
             (name, email) => Err(ApiError::invalid_fields([
                 (name_field, name.err()),
                 (email_field, email.err()),
@@ -48,27 +70,81 @@ impl TryFrom<UpdateUserRequest> for ProfileChange {
 struct Updated {
     message: &'static str,
     user: User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_email: Option<Email>,
 }
 
 #[tracing::instrument(name = "Update own profile", skip_all, fields(user_id = tracing::field::Empty))]
-pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
+pub async fn handler(state: &MailingState, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(update_user(state, &request).await))
 }
 
-async fn update_user(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn update_user(mailing: &MailingState, request: &Request) -> Result<Response<Body>, ApiError> {
+    let state = &mailing.app;
     let caller = state.authenticate(request).await?;
-    let change = parse_body::<UpdateUserRequest>(request)?.try_into()?;
+    let change: ProfileChange = parse_body::<UpdateUserRequest>(request)?.try_into()?;
+    let current = &caller.user;
+    let new_email = change
+        .email
+        .filter(|(email, _)| *email != current.user.email);
 
-    let user = state
-        .store
-        .update_profile(&caller.user.user, change)
-        .await?;
-    tracing::info!("profile updated");
-    json_response(
-        StatusCode::OK,
-        &Updated {
-            message: "User profile updated successfully",
-            user,
-        },
-    )
+    if let Some((new_email, password)) = &new_email {
+        state
+            .store
+            .check_current_password(current, password.clone())
+            .await?;
+        state.store.clear_login_failures(&current.user.email).await?;
+        if state.store.email_is_claimed(new_email).await? {
+            return Err(ApiError::EmailTaken);
+        }
+        mailing
+            .mailer
+            .issue_and_send(
+                &state.store,
+                request,
+                current,
+                TokenKind::EmailChange,
+                new_email,
+                EMAIL_CHANGE_TTL_SECONDS,
+                |token| Mail::EmailChange {
+                    token,
+                    valid_minutes: EMAIL_CHANGE_TTL_SECONDS / 60,
+                },
+            )
+            .await?;
+        let notice = Mail::EmailChangeRequested { new_email };
+        if let Err(error) = mailing
+            .mailer
+            .send(request, &current.user.email, &notice)
+            .await
+        {
+            tracing::error!(cause = %cause_chain(&error), "email-change notice to the old address not sent");
+        }
+        tracing::info!("email change started");
+    }
+    let user = match change.name {
+        Some(name) => state.store.rename(&current.user, name).await?,
+        None => current.user.clone(),
+    };
+    match new_email {
+        None => {
+            tracing::info!("profile updated");
+            json_response(
+                StatusCode::OK,
+                &Updated {
+                    message: "User profile updated successfully",
+                    user,
+                    pending_email: None,
+                },
+            )
+        }
+        Some((pending_email, _)) => json_response(
+            StatusCode::ACCEPTED,
+            &Updated {
+                message: "Confirm the new email address to finish the change",
+                user,
+                pending_email: Some(pending_email),
+            },
+        ),
+    }
 }

@@ -1,4 +1,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    http_api::lambda::run(http_api::AppState::from_env(), update_user::handler).await
+    accounts::password::prepare_working_area();
+    http_api::lambda::run(mailer::MailingState::from_env(), update_user::handler).await
 }

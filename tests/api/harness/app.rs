@@ -11,7 +11,10 @@
 use std::collections::HashMap;
 
 use accounts::Config;
-use accounts::config::{DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE, SessionPolicy};
+use accounts::config::{
+    DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE, DEFAULT_RESET_TOKEN_TTL_SECONDS,
+    EmailVerification, MailConfig, SessionPolicy,
+};
 use accounts::error::cause_chain;
 use accounts::keys::KeySet;
 use accounts::store::{UserStore, schema};
@@ -20,14 +23,16 @@ use http_api::AppState;
 use http_api::keys::PublishedKeys;
 use http_api::signing::SigningState;
 use lambda_http::{Body, Request, RequestExt};
-use mailer::Mailer;
-use request_password_reset::ResetRequestState;
+use change_password::ChangePasswordState;
+use mailer::alike::MailRequestState;
+use mailer::{Mailer, MailingState};
 use serde_json::{Value, json};
 use signing_keys::{KeyVault, Signer};
 
 use super::dynamodb_calls::CallLog;
 use super::emulators::{Emulators, emulators, sdk_config, setup_sdk_config};
 use super::http_client;
+use super::mailbox::token_mailed_to;
 use super::keys;
 use super::response::TestResponse;
 use super::route::Route;
@@ -40,7 +45,11 @@ pub const NEW_PASSWORD: &str = "a brand new passphrase";
 
 pub struct TestApp {
     pub state: AppState,
-    pub reset_state: ResetRequestState,
+    /// The state of the two functions that answer every address alike.
+    pub mail_request_state: MailRequestState,
+    /// The state of the functions that verify tokens and send mail.
+    pub mailing_state: MailingState,
+    pub change_password_state: ChangePasswordState,
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// Every DynamoDB request the in-process handlers (not `items`,
     /// `snapshot` and the other direct reads and edits) sent.
@@ -99,6 +108,7 @@ impl TestApp {
             jwt_audience: DEFAULT_JWT_AUDIENCE.to_owned(),
             access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
             sessions,
+            email_verification: EmailVerification::Required,
         };
         let secret_id = format!("signing-keys-{tag}");
         let store = UserStore::new(dynamodb.clone(), &config.table_name);
@@ -207,14 +217,18 @@ impl TestApp {
                 .interceptor(dynamodb_calls.clone())
                 .build(),
         );
-        let reset_state = ResetRequestState {
+        let mail_config = MailConfig {
+            table_name: table.clone(),
+            ses_from_address: "no-reply@example.com".into(),
+            link_base: None,
+            public_url: config.jwt_issuer.clone(),
+            reset_token_ttl_seconds: DEFAULT_RESET_TOKEN_TTL_SECONDS,
+        };
+        let ses = sdk_config(&endpoints.ses_endpoint).await;
+        let mail_request_state = MailRequestState {
             store: UserStore::new(handlers_dynamodb.clone(), &table),
-            mailer: Mailer::new(
-                &sdk_config(&endpoints.ses_endpoint).await,
-                "no-reply@example.com".into(),
-                Some("https://app.example.com/reset".into()),
-            ),
-            token_ttl_seconds: 1800,
+            mailer: Mailer::new(&ses, &mail_config),
+            config: mail_config.clone(),
         };
         let tokens = TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds);
         let vault = KeyVault::new(
@@ -222,21 +236,40 @@ impl TestApp {
             &secret_id,
         );
         let signer = Signer::load(vault, tokens).await;
-        let signing_state = SigningState {
-            app: AppState::new(
+        let app_state = || {
+            AppState::new(
                 config.clone(),
                 handlers_dynamodb.clone(),
                 PublishedKeys::new(key_set.clone()),
-            ),
+            )
+        };
+        let signing_state = SigningState {
+            app: app_state(),
             signer,
         };
+        let change_password_state = ChangePasswordState {
+            signing: SigningState {
+                app: app_state(),
+                signer: Signer::load(
+                    KeyVault::new(
+                        &sdk_config(&endpoints.secretsmanager_endpoint).await,
+                        &secret_id,
+                    ),
+                    TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds),
+                )
+                .await,
+            },
+            mailer: Mailer::new(&ses, &mail_config),
+        };
+        let mailing_state = MailingState {
+            app: app_state(),
+            mailer: Mailer::new(&ses, &mail_config),
+        };
         Self {
-            state: AppState::new(
-                config,
-                handlers_dynamodb,
-                PublishedKeys::new(key_set.clone()),
-            ),
-            reset_state,
+            state: app_state(),
+            mail_request_state,
+            mailing_state,
+            change_password_state,
             dynamodb,
             dynamodb_calls,
             table,
@@ -284,7 +317,7 @@ impl TestApp {
         // every caller's future, and long tests overflowed a debug-build
         // test thread's stack.
         let response = match route {
-            Route::Register => Box::pin(register::handler(&self.state, request)).await,
+            Route::Register => Box::pin(register::handler(&self.mailing_state, request)).await,
             Route::Login => Box::pin(login::handler(&self.signing_state, request)).await,
             Route::Logout | Route::LogoutScope(_) => {
                 Box::pin(logout::handler(&self.state, request)).await
@@ -293,13 +326,37 @@ impl TestApp {
             Route::Sessions => Box::pin(list_sessions::handler(&self.state, request)).await,
             Route::EndSession(_) => Box::pin(end_session::handler(&self.state, request)).await,
             Route::RequestReset => {
-                Box::pin(request_password_reset::handler(&self.reset_state, request)).await
+                Box::pin(request_password_reset::handler(
+                    &self.mail_request_state,
+                    request,
+                ))
+                .await
             }
             Route::ResetPassword(_) => {
-                Box::pin(reset_password::handler(&self.state, request)).await
+                Box::pin(reset_password::handler(&self.mailing_state, request)).await
+            }
+            Route::RequestVerification => {
+                Box::pin(request_verification_email::handler(
+                    &self.mail_request_state,
+                    request,
+                ))
+                .await
+            }
+            Route::VerifyEmail(_) => Box::pin(verify_email::handler(&self.state, request)).await,
+            Route::ConfirmEmailChange(_) => {
+                Box::pin(confirm_email_change::handler(&self.state, request)).await
+            }
+            Route::ChangePassword => {
+                Box::pin(change_password::handler(
+                    &self.change_password_state,
+                    request,
+                ))
+                .await
             }
             Route::GetUser => Box::pin(get_user::handler(&self.state, request)).await,
-            Route::UpdateUser => Box::pin(update_user::handler(&self.state, request)).await,
+            Route::UpdateUser => {
+                Box::pin(update_user::handler(&self.mailing_state, request)).await
+            }
             Route::DeleteUser => Box::pin(delete_user::handler(&self.state, request)).await,
             Route::ListUsers(_) => Box::pin(list_users::handler(&self.state, request)).await,
             Route::Discovery | Route::Jwks => {
@@ -329,7 +386,9 @@ impl TestApp {
             .body(body.into())
             .expect("a well-formed test request");
         match route {
-            Route::ResetPassword(token) => {
+            Route::ResetPassword(token)
+            | Route::VerifyEmail(token)
+            | Route::ConfirmEmailChange(token) => {
                 request.with_path_parameters(HashMap::from([("token".to_owned(), token.clone())]))
             }
             Route::EndSession(id) => {
@@ -369,10 +428,56 @@ impl TestApp {
         self.send(&route, None, body).await
     }
 
+    /// Registers an account as its owner would: after a 201, the link of
+    /// the verification mail is used, so the account can log in. The
+    /// answer is the registration's.
     pub async fn register(&self, email: &str, password: &str, name: &str) -> TestResponse {
+        let registered = self.register_unverified(email, password, name).await;
+        if registered.status == 201 {
+            let token = token_mailed_to(email, "verify-email");
+            self.verify_email(&token).await.assert_status(200);
+        }
+        registered
+    }
+
+    /// Registers an account and leaves its verification mail unopened.
+    pub async fn register_unverified(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+    ) -> TestResponse {
         self.post_json(
             Route::Register,
             &json!({"email": email, "password": password, "name": name}),
+        )
+        .await
+    }
+
+    pub async fn request_verification(&self, email: &str) -> TestResponse {
+        self.post_json(Route::RequestVerification, &json!({"email": email}))
+            .await
+    }
+
+    pub async fn verify_email(&self, token: &str) -> TestResponse {
+        self.send(&Route::VerifyEmail(token.to_owned()), None, &Value::Null)
+            .await
+    }
+
+    pub async fn confirm_email_change(&self, token: &str) -> TestResponse {
+        self.send(
+            &Route::ConfirmEmailChange(token.to_owned()),
+            None,
+            &Value::Null,
+        )
+        .await
+    }
+
+    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> TestResponse {
+        self.send(
+            &Route::ChangePassword,
+            Some(token),
+            &json!({"current_password": current, "new_password": new}),
         )
         .await
     }

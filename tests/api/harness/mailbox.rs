@@ -21,16 +21,24 @@ pub fn emails_to(address: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The reset token in the last email sent to `address`.
+/// The token of the link to `page` in the last email sent to `address`
+/// (`<base>/<page>#token=<token>`).
 #[track_caller]
-pub fn reset_token_sent_to(address: &str) -> String {
+pub fn token_mailed_to(address: &str, page: &str) -> String {
     let emails = emails_to(address);
     let email = emails
         .last()
         .unwrap_or_else(|| panic!("no email was sent to {address}"));
     let text = email["body"]["text"].as_str().expect("a text part");
+    let marker = format!("/{page}#token=");
     let (_, after) = text
-        .split_once("Your reset token: ")
-        .expect("the token line");
+        .split_once(&marker)
+        .unwrap_or_else(|| panic!("the last email to {address} has no {page} link: {text}"));
     after.split_whitespace().next().expect("a token").to_owned()
+}
+
+/// The reset token in the last email sent to `address`.
+#[track_caller]
+pub fn reset_token_sent_to(address: &str) -> String {
+    token_mailed_to(address, "reset-password")
 }

@@ -15,6 +15,10 @@ pub enum Route {
     EndSession(String),
     RequestReset,
     ResetPassword(String),
+    RequestVerification,
+    VerifyEmail(String),
+    ConfirmEmailChange(String),
+    ChangePassword,
     GetUser,
     UpdateUser,
     DeleteUser,
@@ -32,13 +36,16 @@ impl Route {
             | Route::LogoutScope(_)
             | Route::Refresh
             | Route::RequestReset
-            | Route::ResetPassword(_) => Method::POST,
+            | Route::ResetPassword(_)
+            | Route::RequestVerification
+            | Route::VerifyEmail(_)
+            | Route::ConfirmEmailChange(_) => Method::POST,
             Route::GetUser
             | Route::ListUsers(_)
             | Route::Sessions
             | Route::Discovery
             | Route::Jwks => Method::GET,
-            Route::UpdateUser => Method::PUT,
+            Route::UpdateUser | Route::ChangePassword => Method::PUT,
             Route::DeleteUser | Route::EndSession(_) => Method::DELETE,
         }
     }
@@ -55,6 +62,10 @@ impl Route {
             Route::EndSession(id) => path(&format!("sessions/{id}")),
             Route::RequestReset => path("reset_password"),
             Route::ResetPassword(token) => path(&format!("reset_password/{token}")),
+            Route::RequestVerification => path("verify_email"),
+            Route::VerifyEmail(token) => path(&format!("verify_email/{token}")),
+            Route::ConfirmEmailChange(token) => path(&format!("confirm_email_change/{token}")),
+            Route::ChangePassword => path("user/password"),
             Route::GetUser | Route::UpdateUser | Route::DeleteUser => path("user"),
             Route::ListUsers(_) => path("users"),
             Route::Discovery => "/.well-known/openid-configuration".to_owned(),
@@ -104,6 +115,10 @@ impl Route {
             (Route::Sessions, Value::Null),
             (Route::GetUser, Value::Null),
             (Route::UpdateUser, json!({"name": "New Name"})),
+            (
+                Route::ChangePassword,
+                json!({"current_password": "x", "new_password": "y"}),
+            ),
             (Route::DeleteUser, Value::Null),
             (Route::ListUsers(vec![]), Value::Null),
         ]

@@ -10,7 +10,9 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 
 use accounts::Config;
-use accounts::config::{DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE, SessionPolicy};
+use accounts::config::{
+    DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE, EmailVerification, SessionPolicy,
+};
 use accounts::keys::KeySet;
 
 use super::keys::install_run_key;
@@ -20,7 +22,7 @@ use super::emulators::{
     wait_until_listening, workspace,
 };
 
-pub const FUNCTIONS: [&str; 13] = [
+pub const FUNCTIONS: [&str; 17] = [
     "register",
     "login",
     "logout",
@@ -29,6 +31,10 @@ pub const FUNCTIONS: [&str; 13] = [
     "end-session",
     "request-password-reset",
     "reset-password",
+    "request-verification-email",
+    "verify-email",
+    "confirm-email-change",
+    "change-password",
     "get-user",
     "update-user",
     "delete-user",
@@ -72,6 +78,7 @@ fn start() -> Stack {
         jwt_audience: DEFAULT_JWT_AUDIENCE.to_owned(),
         access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
         sessions: SessionPolicy::default(),
+        email_verification: EmailVerification::Required,
     };
     let secret_id = format!("e2e-signing-keys-{}", uuid::Uuid::new_v4().simple());
     let key_set = create_table(&config.table_name, &secret_id);
@@ -142,7 +149,7 @@ fn start() -> Stack {
                 config.access_token_ttl_seconds.to_string(),
             )
             .env("SES_FROM_ADDRESS", "no-reply@example.com")
-            .env("RESET_URL_BASE", "https://app.example.com/reset")
+            .env("EMAIL_VERIFICATION", "required")
             .env("RUST_LOG", "info");
         functions.push(spawn(command, function, &function_log(function)));
     }

@@ -26,9 +26,9 @@ use accounts::clock::unix_now;
 use accounts::domain::{Email, User, UserName};
 use accounts::keys::SigningKey;
 use accounts::store::session_items::SessionRecord;
-use accounts::store::{NewUser, StoredUser, UserStore};
+use accounts::store::{NewToken, NewUser, TokenKind, UserStore, VERIFICATION_TTL_SECONDS};
 use accounts::token::TokenSigner;
-use accounts::{ApiError, Config, password, reset_token};
+use accounts::{ApiError, Config, mail_token, password};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use signing_keys::KeyVault;
@@ -118,18 +118,19 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
 
     let mut reset_tokens = Vec::with_capacity(count);
     for user in reset {
-        let token = reset_token::generate()?;
-        let stored = StoredUser {
-            user,
-            password_hash: hash.clone(),
-            token_version: 0,
-            reset_token_hash: None,
-            reset_sent_at: None,
+        let token = mail_token::generate()?;
+        let stored = store
+            .find_by_id(&user.id)
+            .await?
+            .ok_or("a seeded user vanished")?;
+        let now = unix_now();
+        let new_token = NewToken {
+            kind: TokenKind::PasswordReset,
+            hash: &mail_token::hash(&token),
+            sent_to: &user.email,
+            expires_at: now + RESET_TOKEN_TTL_SECONDS,
         };
-        let expires_at = accounts::clock::unix_now() + RESET_TOKEN_TTL_SECONDS;
-        store
-            .start_reset(&stored, &reset_token::hash(&token), expires_at, 0)
-            .await?;
+        store.issue_token(&stored, new_token, now).await?;
         reset_tokens.push(token.expose_secret().to_owned());
     }
 
@@ -226,7 +227,7 @@ async fn create_users(
                 password_hash: password_hash.to_owned(),
             };
             let store = store.clone();
-            writes.spawn(async move { (i, store.create_user(new_user).await) });
+            writes.spawn(async move { (i, create_verified(&store, new_user).await) });
         }
         let mut created: Vec<(usize, User)> = Vec::with_capacity(chunk.len());
         while let Some(joined) = writes.join_next().await {
@@ -237,6 +238,21 @@ async fn create_users(
         users.extend(created.into_iter().map(|(_, user)| user));
     }
     Ok(users)
+}
+
+/// A user as one that registered and used the verification link.
+async fn create_verified(store: &UserStore, new_user: NewUser) -> Result<User, ApiError> {
+    let token = mail_token::generate()?;
+    let token_hash = mail_token::hash(&token);
+    let now = unix_now();
+    let user = store
+        .create_user(new_user, &token_hash, now + VERIFICATION_TTL_SECONDS)
+        .await?;
+    let ticket = store
+        .find_token(TokenKind::EmailVerification, &token_hash, now)
+        .await?
+        .ok_or_else(|| ApiError::unexpected("the verification token just stored is missing"))?;
+    store.verify_email(&token_hash, &ticket, &user, now).await
 }
 
 fn uuid_fragment() -> String {

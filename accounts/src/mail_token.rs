@@ -1,5 +1,6 @@
-//! Password-reset tokens: 256 random bits, URL-safe base64 without padding
-//! (43 characters). Only their SHA-256 is ever stored.
+//! The one-time tokens this API mails (password reset, email verification,
+//! email change): 256 random bits, URL-safe base64 without padding (43
+//! characters). Only their SHA-256 is ever stored.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

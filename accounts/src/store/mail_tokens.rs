@@ -1,0 +1,576 @@
+//! The one-time tokens this API mails: password reset, email verification
+//! and email change. Only the SHA-256 of a token is stored, in an item of
+//! its own (`<KIND>#<sha256>`, with the user, the address it was mailed to
+//! and its expiry) that the user item points at (`<kind>_token_hash`), so a
+//! new token replaces the previous one and a delete removes it. Each use is
+//! one transaction that deletes the token item on condition that it is
+//! still there: of concurrent uses exactly one succeeds.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
+
+use super::session_items::{SessionRecord, session_item};
+use super::users::{USER_SK, email_claim_item};
+use super::{
+    Item, StoredUser, Transaction, UserStore, email_pk, key, n, number_attr, rfc3339, s,
+    string_attr, user_id_attr, user_pk,
+};
+use crate::config::SessionPolicy;
+use crate::domain::{Email, User, UserId};
+use crate::error::ApiError;
+
+/// What a mailed token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    PasswordReset,
+    EmailVerification,
+    EmailChange,
+}
+
+impl TokenKind {
+    pub const ALL: [TokenKind; 3] = [
+        TokenKind::PasswordReset,
+        TokenKind::EmailVerification,
+        TokenKind::EmailChange,
+    ];
+
+    /// The token item's sort key, and its partition key's prefix.
+    fn item_kind(self) -> &'static str {
+        match self {
+            TokenKind::PasswordReset => "RESET",
+            TokenKind::EmailVerification => "VERIFY",
+            TokenKind::EmailChange => "EMAIL_CHANGE",
+        }
+    }
+
+    /// The user attribute holding the live token's hash.
+    pub(super) fn hash_attribute(self) -> &'static str {
+        match self {
+            TokenKind::PasswordReset => "reset_token_hash",
+            TokenKind::EmailVerification => "verify_token_hash",
+            TokenKind::EmailChange => "email_change_token_hash",
+        }
+    }
+
+    /// The user attribute with the times of this kind's mails in the last
+    /// 24 hours, newest last: the send limits are counted on it.
+    pub(super) fn sends_attribute(self) -> &'static str {
+        match self {
+            TokenKind::PasswordReset => "reset_sends",
+            TokenKind::EmailVerification => "verify_sends",
+            TokenKind::EmailChange => "email_change_sends",
+        }
+    }
+
+    fn invalid(self) -> ApiError {
+        match self {
+            TokenKind::PasswordReset => ApiError::InvalidResetToken,
+            TokenKind::EmailVerification => ApiError::InvalidVerificationToken,
+            TokenKind::EmailChange => ApiError::InvalidEmailChangeToken,
+        }
+    }
+}
+
+const DAY_SECONDS: u64 = 24 * 3600;
+/// A verification link works for a day (API.md, "Email verification").
+pub const VERIFICATION_TTL_SECONDS: u64 = DAY_SECONDS;
+/// An email-change link works for an hour (API.md, "Update").
+pub const EMAIL_CHANGE_TTL_SECONDS: u64 = 3600;
+
+/// How often mail of one kind may go to one user.
+#[derive(Debug, Clone, Copy)]
+pub struct SendLimit {
+    pub min_interval_seconds: u64,
+    /// At most this many in 24 hours; `None`: no daily cap.
+    pub per_day: Option<usize>,
+}
+
+impl TokenKind {
+    /// API.md: a reset mail at most once a minute; a verification mail at
+    /// most once a minute and five times a day; an email change needs the
+    /// current password each time (counted by the login lockout), so its
+    /// mails have no limit of their own.
+    pub fn send_limit(self) -> SendLimit {
+        match self {
+            TokenKind::PasswordReset => SendLimit {
+                min_interval_seconds: 60,
+                per_day: None,
+            },
+            TokenKind::EmailVerification => SendLimit {
+                min_interval_seconds: 60,
+                per_day: Some(5),
+            },
+            TokenKind::EmailChange => SendLimit {
+                min_interval_seconds: 0,
+                per_day: None,
+            },
+        }
+    }
+}
+
+/// The tokens a user has outstanding, and when each kind was last mailed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PendingTokens {
+    hashes: [Option<String>; 3],
+    sends: [Vec<u64>; 3],
+}
+
+impl PendingTokens {
+    pub fn hash(&self, kind: TokenKind) -> Option<&str> {
+        self.hashes[kind as usize].as_deref()
+    }
+
+    /// When mail of this kind went to the user (the last 24 hours, oldest first).
+    pub fn sends(&self, kind: TokenKind) -> &[u64] {
+        &self.sends[kind as usize]
+    }
+
+    pub(super) fn from_item(item: &Item) -> Result<Self, ApiError> {
+        let mut pending = Self::default();
+        for kind in TokenKind::ALL {
+            pending.hashes[kind as usize] = match item.get(kind.hash_attribute()) {
+                None => None,
+                Some(_) => Some(string_attr(item, kind.hash_attribute())?),
+            };
+            pending.sends[kind as usize] = match item.get(kind.sends_attribute()) {
+                None => Vec::new(),
+                Some(AttributeValue::L(times)) => times
+                    .iter()
+                    .map(|time| match time {
+                        AttributeValue::N(time) => time.parse().ok(),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<u64>>>()
+                    .ok_or_else(|| super::malformed(kind.sends_attribute()))?,
+                Some(_) => return Err(super::malformed(kind.sends_attribute())),
+            };
+        }
+        Ok(pending)
+    }
+
+    /// The send times to store after a mail at `now`, or `None` when `limit`
+    /// withholds it.
+    fn after_send(&self, kind: TokenKind, limit: SendLimit, now: u64) -> Option<Vec<u64>> {
+        let mut recent: Vec<u64> = self
+            .sends(kind)
+            .iter()
+            .copied()
+            .filter(|sent| sent + DAY_SECONDS > now)
+            .collect();
+        let too_soon = recent
+            .last()
+            .is_some_and(|last| last + limit.min_interval_seconds > now);
+        let Some(per_day) = limit.per_day else {
+            // Only the last send matters: the list stays one long.
+            return (!too_soon).then(|| vec![now]);
+        };
+        if too_soon || recent.len() >= per_day {
+            return None;
+        }
+        recent.push(now);
+        Some(recent)
+    }
+}
+
+/// A stored token: whose it is, where it was mailed and until when it is valid.
+#[derive(Debug)]
+pub struct TokenTicket {
+    pub user_id: UserId,
+    pub sent_to: Email,
+    pub expires_at: u64,
+}
+
+/// A token to store for a user: its hash, the address it goes to and its expiry.
+pub struct NewToken<'a> {
+    pub kind: TokenKind,
+    pub hash: &'a str,
+    pub sent_to: &'a Email,
+    pub expires_at: u64,
+}
+
+fn token_pk(kind: TokenKind, token_hash: &str) -> String {
+    format!("{}#{token_hash}", kind.item_kind())
+}
+
+fn numbers(values: &[u64]) -> AttributeValue {
+    AttributeValue::L(values.iter().map(|value| n(*value)).collect())
+}
+
+impl UserStore {
+    /// The item a new token is stored as.
+    pub(super) fn token_item(&self, token: &NewToken<'_>, user_id: &UserId) -> Item {
+        let mut item = key(token_pk(token.kind, token.hash), token.kind.item_kind());
+        item.insert("user_id".to_owned(), s(user_id.as_str()));
+        item.insert("sent_to".to_owned(), s(token.sent_to.as_str()));
+        item.insert("expires_at".to_owned(), n(token.expires_at));
+        item
+    }
+
+    /// Stores `token` for `user`, replacing its previous token of that kind,
+    /// unless the kind's send limit withholds the mail (then nothing changes). Returns
+    /// whether it was stored, and so a mail is due. The condition on the
+    /// send times read makes the limit hold under concurrent requests: of
+    /// those that read the same state, one writes.
+    pub async fn issue_token(
+        &self,
+        user: &StoredUser,
+        token: NewToken<'_>,
+        now: u64,
+    ) -> Result<bool, ApiError> {
+        let kind = token.kind;
+        let Some(sends) = user.pending.after_send(kind, kind.send_limit(), now) else {
+            return Ok(false);
+        };
+        let mut user_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&user.user.id), USER_SK)))
+            .update_expression("SET #hash = :hash, #sends = :sends")
+            .expression_attribute_names("#hash", kind.hash_attribute())
+            .expression_attribute_names("#sends", kind.sends_attribute())
+            .expression_attribute_values(":hash", s(token.hash))
+            .expression_attribute_values(":sends", numbers(&sends))
+            .expression_attribute_values(":email", s(user.user.email.as_str()));
+        let previous = user.pending.sends(kind);
+        user_update = if previous.is_empty() {
+            user_update.condition_expression("email = :email AND attribute_not_exists(#sends)")
+        } else {
+            user_update
+                .condition_expression("email = :email AND #sends = :previous")
+                .expression_attribute_values(":previous", numbers(previous))
+        };
+        let mut items = vec![
+            self.put_new(self.token_item(&token, &user.user.id))?,
+            TransactWriteItem::builder()
+                .update(user_update.build().map_err(ApiError::unexpected)?)
+                .build(),
+        ];
+        if let Some(previous) = user.pending.hash(kind) {
+            items.push(self.delete_token_item(kind, previous)?);
+        }
+        Ok(matches!(
+            self.transact(items).await?,
+            Transaction::Committed
+        ))
+    }
+
+    /// Withdraws a token whose mail could not be sent, so no usable token
+    /// exists that its owner never received; the send times go back to
+    /// `sends_before` (those read before the token was issued), so the
+    /// failed send does not count and a retry may follow at once.
+    pub async fn cancel_token(
+        &self,
+        kind: TokenKind,
+        user_id: &UserId,
+        token_hash: &str,
+        sends_before: &[u64],
+    ) -> Result<(), ApiError> {
+        let sends = sends_before;
+        let mut user_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), USER_SK)))
+            .condition_expression("#hash = :hash")
+            .expression_attribute_names("#hash", kind.hash_attribute())
+            .expression_attribute_names("#sends", kind.sends_attribute())
+            .expression_attribute_values(":hash", s(token_hash));
+        user_update = if sends.is_empty() {
+            user_update.update_expression("REMOVE #hash, #sends")
+        } else {
+            user_update
+                .update_expression("SET #sends = :sends REMOVE #hash")
+                .expression_attribute_values(":sends", numbers(sends))
+        };
+        let items = vec![
+            self.delete_token_item(kind, token_hash)?,
+            TransactWriteItem::builder()
+                .update(user_update.build().map_err(ApiError::unexpected)?)
+                .build(),
+        ];
+        // A failed condition means a newer request already replaced the token.
+        self.transact(items).await.map(|_| ())
+    }
+
+    /// The unexpired token of this kind with this hash, if any. Expiry is
+    /// checked here, never left to DynamoDB's TTL.
+    pub async fn find_token(
+        &self,
+        kind: TokenKind,
+        token_hash: &str,
+        now: u64,
+    ) -> Result<Option<TokenTicket>, ApiError> {
+        let Some(item) = self
+            .get_item(token_pk(kind, token_hash), kind.item_kind())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let ticket = TokenTicket {
+            user_id: user_id_attr(&item, "user_id")?,
+            sent_to: Email::parse(&string_attr(&item, "sent_to")?)
+                .map_err(|_| super::malformed("sent_to"))?,
+            expires_at: number_attr(&item, "expires_at")?,
+        };
+        Ok(Some(ticket).filter(|ticket| ticket.expires_at > now))
+    }
+
+    /// The transaction steps that use a token: its item goes, on condition
+    /// that it is still there and unexpired; the user is updated by
+    /// `user_update`, on condition that the token is still its live one of
+    /// that kind and that its address is still the one the token was
+    /// mailed to (or, for an email change, the one it had when read).
+    fn consume(
+        &self,
+        kind: TokenKind,
+        token_hash: &str,
+        ticket: &TokenTicket,
+        now: u64,
+        current_email: &Email,
+        user_update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    ) -> Result<[TransactWriteItem; 2], ApiError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(token_pk(kind, token_hash), kind.item_kind())))
+            .condition_expression("user_id = :user_id AND expires_at > :now")
+            .expression_attribute_values(":user_id", s(ticket.user_id.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .map_err(ApiError::unexpected)?;
+        let update = user_update
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&ticket.user_id), USER_SK)))
+            .condition_expression("#hash = :token_hash AND email = :current_email")
+            .expression_attribute_names("#hash", kind.hash_attribute())
+            .expression_attribute_values(":token_hash", s(token_hash))
+            .expression_attribute_values(":current_email", s(current_email.as_str()))
+            .build()
+            .map_err(ApiError::unexpected)?;
+        Ok([
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().update(update).build(),
+        ])
+    }
+
+    /// Consumes a reset token and sets the new password in one transaction.
+    /// The user's token version moves on (every session ends), the login
+    /// lockout is cleared, and the address the token reached is verified.
+    /// `InvalidResetToken` if the token was used, replaced or expired
+    /// meanwhile, or the address changed since it was mailed.
+    pub async fn complete_reset(
+        &self,
+        token_hash: &str,
+        ticket: &TokenTicket,
+        password_hash: &str,
+        now: u64,
+    ) -> Result<(), ApiError> {
+        let kind = TokenKind::PasswordReset;
+        let update = Update::builder()
+            .update_expression(
+                "SET password_hash = :password_hash, updated_at = :updated_at, \
+                 email_verified = :verified ADD token_version :one REMOVE #hash",
+            )
+            .expression_attribute_values(":password_hash", s(password_hash))
+            .expression_attribute_values(":updated_at", s(&rfc3339(now)))
+            .expression_attribute_values(":verified", AttributeValue::Bool(true))
+            .expression_attribute_values(":one", n(1));
+        let mut items = self
+            .consume(kind, token_hash, ticket, now, &ticket.sent_to, update)?
+            .to_vec();
+        items.push(self.delete_lockout(&ticket.sent_to)?);
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(()),
+            Transaction::ConditionFailed(_) => Err(kind.invalid()),
+        }
+    }
+
+    /// Consumes a verification token and marks the address it reached
+    /// verified. `InvalidVerificationToken` if it was used, replaced or
+    /// expired meanwhile, or the address changed since it was mailed.
+    pub async fn verify_email(
+        &self,
+        token_hash: &str,
+        ticket: &TokenTicket,
+        user: &User,
+        now: u64,
+    ) -> Result<User, ApiError> {
+        let kind = TokenKind::EmailVerification;
+        let updated_at = rfc3339(now);
+        let update = Update::builder()
+            .update_expression("SET email_verified = :verified, updated_at = :updated_at REMOVE #hash")
+            .expression_attribute_values(":verified", AttributeValue::Bool(true))
+            .expression_attribute_values(":updated_at", s(&updated_at));
+        let items = self
+            .consume(kind, token_hash, ticket, now, &ticket.sent_to, update)?
+            .to_vec();
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(User {
+                email_verified: true,
+                updated_at,
+                ..user.clone()
+            }),
+            Transaction::ConditionFailed(_) => Err(kind.invalid()),
+        }
+    }
+
+    /// Consumes an email-change token: the user moves to the address the
+    /// token reached, which is thereby verified, and the uniqueness claim
+    /// moves with it, in one transaction. Tokens mailed to the old address
+    /// (a pending reset above all) are withdrawn: none may outlive the
+    /// mailbox it was sent to. `EmailTaken` if the new address was claimed
+    /// meanwhile; `InvalidEmailChangeToken` if the token was used, replaced
+    /// or expired, or the address changed meanwhile.
+    pub async fn confirm_email_change(
+        &self,
+        token_hash: &str,
+        ticket: &TokenTicket,
+        current: &StoredUser,
+        now: u64,
+    ) -> Result<User, ApiError> {
+        let kind = TokenKind::EmailChange;
+        let user = &current.user;
+        let updated = User {
+            email: ticket.sent_to.clone(),
+            email_verified: true,
+            updated_at: rfc3339(now),
+            ..user.clone()
+        };
+        let update = Update::builder()
+            .update_expression(
+                "SET email = :new_email, email_verified = :verified, updated_at = :updated_at \
+                 REMOVE #hash, reset_token_hash, verify_token_hash",
+            )
+            .expression_attribute_values(":new_email", s(updated.email.as_str()))
+            .expression_attribute_values(":verified", AttributeValue::Bool(true))
+            .expression_attribute_values(":updated_at", s(&updated.updated_at));
+        let mut items = self
+            .consume(kind, token_hash, ticket, now, &user.email, update)?
+            .to_vec();
+        items.push(self.put_new(email_claim_item(&updated.email, &user.id))?);
+        items.push(self.delete_claim(&user.email, &user.id)?);
+        for stale in [TokenKind::PasswordReset, TokenKind::EmailVerification] {
+            if let Some(hash) = current.pending.hash(stale) {
+                items.push(self.delete_token_item(stale, hash)?);
+            }
+        }
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(updated),
+            Transaction::ConditionFailed(failed) if failed.get(2) == Some(&true) => {
+                Err(ApiError::EmailTaken)
+            }
+            Transaction::ConditionFailed(_) => Err(kind.invalid()),
+        }
+    }
+
+    /// Sets a new password and begins `session` in one transaction: the
+    /// user's token version moves on, so every other session and every
+    /// access token issued before ends, while `session` is stored at the
+    /// new version. The login lockout of the address is cleared (its
+    /// password was just proven). `InvalidToken` if the password or the
+    /// token version changed since `current` was read: the caller's session
+    /// has ended meanwhile.
+    pub async fn change_password(
+        &self,
+        current: &StoredUser,
+        password_hash: &str,
+        session: &SessionRecord,
+        policy: &SessionPolicy,
+        now: u64,
+    ) -> Result<User, ApiError> {
+        let user = &current.user;
+        let updated = User {
+            updated_at: rfc3339(now),
+            ..user.clone()
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&user.id), USER_SK)))
+            .update_expression(
+                "SET password_hash = :new_hash, updated_at = :updated_at, token_version = :next",
+            )
+            .condition_expression("password_hash = :old_hash AND token_version = :current")
+            .expression_attribute_values(":new_hash", s(password_hash))
+            .expression_attribute_values(":old_hash", s(&current.password_hash))
+            .expression_attribute_values(":updated_at", s(&updated.updated_at))
+            .expression_attribute_values(":current", n(current.token_version))
+            .expression_attribute_values(":next", n(session.epoch))
+            .build()
+            .map_err(ApiError::unexpected)?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put_new(session_item(session, policy))?,
+            self.delete_lockout(&user.email)?,
+        ];
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(updated),
+            Transaction::ConditionFailed(_) => Err(ApiError::InvalidToken),
+        }
+    }
+
+    /// Whether `email` is claimed by anyone (one consistent read).
+    pub async fn email_is_claimed(&self, email: &Email) -> Result<bool, ApiError> {
+        Ok(self.get_item(email_pk(email), super::users::EMAIL_SK).await?.is_some())
+    }
+
+    pub(super) fn delete_token_item(
+        &self,
+        kind: TokenKind,
+        token_hash: &str,
+    ) -> Result<TransactWriteItem, ApiError> {
+        self.delete_if_present(token_pk(kind, token_hash), kind.item_kind())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: SendLimit = SendLimit {
+        min_interval_seconds: 60,
+        per_day: Some(5),
+    };
+
+    fn with_sends(kind: TokenKind, sends: Vec<u64>) -> PendingTokens {
+        let mut pending = PendingTokens::default();
+        pending.sends[kind as usize] = sends;
+        pending
+    }
+
+    #[test]
+    fn a_mail_waits_a_minute_after_the_last_and_five_a_day_at_most() {
+        let kind = TokenKind::EmailVerification;
+        let now = 100_000;
+        assert_eq!(
+            PendingTokens::default().after_send(kind, LIMIT, now),
+            Some(vec![now])
+        );
+        assert_eq!(with_sends(kind, vec![now - 59]).after_send(kind, LIMIT, now), None);
+        assert_eq!(
+            with_sends(kind, vec![now - 60]).after_send(kind, LIMIT, now),
+            Some(vec![now - 60, now])
+        );
+        let five = vec![now - 5000, now - 4000, now - 3000, now - 2000, now - 1000];
+        assert_eq!(with_sends(kind, five).after_send(kind, LIMIT, now), None);
+        let old_and_four = vec![now - DAY_SECONDS, now - 4000, now - 3000, now - 2000, now - 1000];
+        assert_eq!(
+            with_sends(kind, old_and_four).after_send(kind, LIMIT, now),
+            Some(vec![now - 4000, now - 3000, now - 2000, now - 1000, now])
+        );
+    }
+
+    #[test]
+    fn without_a_daily_cap_only_the_last_send_is_kept() {
+        let kind = TokenKind::PasswordReset;
+        let limit = kind.send_limit();
+        assert_eq!(with_sends(kind, vec![1000]).after_send(kind, limit, 1030), None);
+        assert_eq!(
+            with_sends(kind, vec![1000]).after_send(kind, limit, 1060),
+            Some(vec![1060])
+        );
+    }
+
+    #[test]
+    fn each_kind_keeps_its_own_count() {
+        let pending = with_sends(TokenKind::PasswordReset, vec![99_990]);
+        assert_eq!(
+            pending.after_send(TokenKind::EmailVerification, LIMIT, 100_000),
+            Some(vec![100_000])
+        );
+    }
+}

@@ -1,0 +1,9 @@
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    accounts::password::prepare_working_area();
+    http_api::lambda::run(
+        change_password::ChangePasswordState::from_env(),
+        change_password::handler,
+    )
+    .await
+}
