@@ -392,10 +392,7 @@ mod tests {
         for ttl in ["3601", "59", "half an hour"] {
             let mut pairs = base.to_vec();
             pairs.push(("RESET_TOKEN_TTL_SECONDS", ttl));
-            assert!(
-                MailConfig::from_lookup(lookup(&pairs)).is_err(),
-                "{ttl}"
-            );
+            assert!(MailConfig::from_lookup(lookup(&pairs)).is_err(), "{ttl}");
         }
     }
 }

@@ -40,7 +40,9 @@ pub enum ApiError {
     TooManyAttempts { retry_after_seconds: u64 },
     #[error("The reset token is invalid, expired or already used.")]
     InvalidResetToken,
-    #[error("The email address is not verified yet. Open the link in the verification email, or ask for a new one.")]
+    #[error(
+        "The email address is not verified yet. Open the link in the verification email, or ask for a new one."
+    )]
     EmailNotVerified,
     #[error("The verification token is invalid, expired or already used.")]
     InvalidVerificationToken,

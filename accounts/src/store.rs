@@ -20,8 +20,8 @@
 
 pub mod keys;
 mod lockout;
-pub mod permissions;
 pub mod mail_tokens;
+pub mod permissions;
 pub mod schema;
 pub mod session_items;
 mod sessions;
@@ -531,7 +531,10 @@ mod tests {
         let mut item = users::user_item(&sample_user(), "$argon2id$secret");
         item.insert("reset_token_hash".into(), s("reset-hash-secret"));
         let stored = stored_user_from_item(&item).unwrap();
-        assert_eq!(stored.pending.hash(TokenKind::PasswordReset), Some("reset-hash-secret"));
+        assert_eq!(
+            stored.pending.hash(TokenKind::PasswordReset),
+            Some("reset-hash-secret")
+        );
         let printed = format!("{stored:?}");
         assert!(!printed.contains("secret"), "{printed}");
         assert!(printed.contains("[redacted]"));

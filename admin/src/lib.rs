@@ -100,7 +100,7 @@ pub async fn execute(args: &[&str], admin: &Admin) -> Result<String, Failure> {
             // proven may belong to someone else (API.md, "Admins").
             if admin && !user.user.email_verified && !force {
                 return Err(Failure::Refused(format!(
-                    "the user with the email {} (id {}) has not verified it; nothing changed. Promote anyway with --force",
+                    "the email {} (id {}) is not verified yet: whoever registered it may not own it. Nothing changed; promote anyway with --force",
                     email.as_str(),
                     user.user.id
                 )));

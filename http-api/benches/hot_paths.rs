@@ -111,6 +111,7 @@ fn user_item_mapping(c: &mut Criterion) {
         email: Email::parse("ada@example.com").expect("an email"),
         name: UserName::parse("Ada Lovelace").expect("a name"),
         admin: false,
+        email_verified: true,
         created_at: "2026-11-27T07:00:00Z".to_owned(),
         updated_at: "2026-11-27T07:00:00Z".to_owned(),
     };

@@ -8,12 +8,12 @@
 
 use std::time::Duration;
 
+use accounts::ApiError;
 use accounts::config::MailConfig;
 use accounts::domain::Email;
 use accounts::error::cause_chain;
 use accounts::sdk;
 use accounts::store::UserStore;
-use accounts::ApiError;
 use http_api::field;
 use http_api::http::{MessageBody, json_response, parse_body, respond};
 use lambda_http::http::StatusCode;

@@ -15,15 +15,15 @@ use secrecy::{ExposeSecret, SecretString};
 
 use accounts::clock::unix_now;
 use accounts::config::MailConfig;
+use accounts::domain::Email;
 use accounts::error::cause_chain;
 use accounts::mail_token;
-use accounts::store::{NewToken, StoredUser, TokenKind, UserStore};
 use accounts::sdk;
+use accounts::store::{NewToken, StoredUser, TokenKind, UserStore};
+use aws_sdk_ses::error::ProvideErrorMetadata;
 use http_api::AppState;
 use http_api::state::public_url;
 use lambda_http::Request;
-use accounts::domain::Email;
-use aws_sdk_ses::error::ProvideErrorMetadata;
 
 use accounts::error::ApiError;
 
@@ -42,6 +42,13 @@ impl MailingState {
             mailer: Mailer::new(&aws, &mail),
         })
     }
+}
+
+/// A token to mail: its kind, where it goes, how long it works.
+pub struct TokenMail<'a> {
+    pub kind: TokenKind,
+    pub sent_to: &'a Email,
+    pub ttl_seconds: u64,
 }
 
 /// Whether a token mail went out.
@@ -229,21 +236,23 @@ impl Mailer {
         }
     }
 
-    /// Stores a new token of `kind` for `user` (replacing the previous one),
-    /// valid `ttl_seconds`, and mails it to `sent_to` as `compose` words it,
-    /// unless the kind's send limit withholds it. A token whose mail could
-    /// not be sent is withdrawn before the send's error is returned.
-    #[allow(clippy::too_many_arguments)]
+    /// Stores a new token for `user` (replacing the previous one of its
+    /// kind) and mails it as `compose` words it, unless the kind's send
+    /// limit withholds it. A token whose mail could not be sent is withdrawn
+    /// before the send's error is returned.
     pub async fn issue_and_send(
         &self,
         store: &UserStore,
         request: &Request,
         user: &StoredUser,
-        kind: TokenKind,
-        sent_to: &Email,
-        ttl_seconds: u64,
+        token: TokenMail<'_>,
         compose: impl for<'t> FnOnce(&'t SecretString) -> Mail<'t>,
     ) -> Result<Issued, ApiError> {
+        let TokenMail {
+            kind,
+            sent_to,
+            ttl_seconds,
+        } = token;
         let token = mail_token::generate()?;
         let token_hash = mail_token::hash(&token);
         let now = unix_now();
@@ -270,7 +279,12 @@ impl Mailer {
     /// Sends `mail` to `to`. Its links point at `LINK_BASE`, or else at the
     /// pages under the API's public URL (`JWT_ISSUER`, or the address
     /// `request` reached).
-    pub async fn send(&self, request: &Request, to: &Email, mail: &Mail<'_>) -> Result<(), ApiError> {
+    pub async fn send(
+        &self,
+        request: &Request,
+        to: &Email,
+        mail: &Mail<'_>,
+    ) -> Result<(), ApiError> {
         let public_url = public_url(self.public_url.as_deref(), request)?;
         let links = Links::new(self.link_base.as_deref(), &public_url);
         let Composed {
@@ -342,7 +356,10 @@ mod tests {
             own.to("verify-email", &token()),
             "https://api.example.com/v1/pages/verify-email#token=tok-en_1"
         );
-        let app = Links::new(Some("https://app.example.com/auth/"), "https://api.example.com");
+        let app = Links::new(
+            Some("https://app.example.com/auth/"),
+            "https://api.example.com",
+        );
         assert_eq!(
             app.to("reset-password", &token()),
             "https://app.example.com/auth/reset-password#token=tok-en_1"

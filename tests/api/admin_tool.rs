@@ -84,3 +84,31 @@ async fn an_unknown_command_is_a_usage_error() {
         Err(Failure::Usage(_))
     ));
 }
+
+#[tokio::test]
+async fn promoting_an_unverified_account_needs_force() {
+    let app = TestApp::spawn().await;
+    let email = app.email("unproven");
+    app.register_unverified(&email, PASSWORD, "Unproven")
+        .await
+        .assert_status(201);
+    let before = app.snapshot().await;
+
+    let failure = app.admin(&["promote", &email]).await.unwrap_err();
+
+    let Failure::Refused(message) = failure else {
+        panic!("refused, not a usage error: {failure:?}");
+    };
+    assert!(
+        message.contains("not verified") && message.contains("--force"),
+        "{message}"
+    );
+    assert!(message.contains("(id "), "says which account: {message}");
+    assert_eq!(app.snapshot().await, before, "nothing changed");
+    let forced = app.admin(&["promote", &email, "--force"]).await.unwrap();
+    assert!(forced.contains("now an admin"), "{forced}");
+    assert!(matches!(
+        app.admin(&["demote", &email, "--force"]).await,
+        Err(Failure::Usage(_))
+    ));
+}

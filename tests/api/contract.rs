@@ -315,25 +315,32 @@ fn every_example_in_openapi_passes_the_field_rules() {
             "example password {password:?}"
         );
     }
-    for token in examples("ResetToken") {
+    for token in examples("MailedToken") {
         assert!(
             accounts::mail_token::is_well_formed(&token),
-            "example reset token {token:?}"
+            "example mailed token {token:?}"
         );
     }
 }
 
 #[test]
-fn the_reset_token_schema_admits_exactly_the_tokens_the_api_issues() {
+fn the_mailed_token_schema_admits_exactly_the_tokens_the_api_issues() {
     let openapi = yaml("openapi.yaml");
-    let parameter = &openapi["paths"]["/v1/api/reset_password/{token}"]["post"]["parameters"][0];
-    assert_eq!(
-        text(&parameter["schema"]["$ref"]),
-        "#/components/schemas/ResetToken"
-    );
-    let schema = &openapi["components"]["schemas"]["ResetToken"];
-    let issued = secrecy::ExposeSecret::expose_secret(&accounts::mail_token::generate().unwrap())
-        .to_owned();
+    for path in [
+        "/v1/api/reset_password/{token}",
+        "/v1/api/verify_email/{token}",
+        "/v1/api/confirm_email_change/{token}",
+    ] {
+        let parameter = &openapi["paths"][path]["post"]["parameters"][0];
+        assert_eq!(
+            text(&parameter["schema"]["$ref"]),
+            "#/components/schemas/MailedToken",
+            "{path}"
+        );
+    }
+    let schema = &openapi["components"]["schemas"]["MailedToken"];
+    let issued =
+        secrecy::ExposeSecret::expose_secret(&accounts::mail_token::generate().unwrap()).to_owned();
     assert_eq!(schema["minLength"].as_u64(), Some(issued.len() as u64));
     assert_eq!(schema["maxLength"].as_u64(), Some(issued.len() as u64));
     assert_eq!(text(&schema["pattern"]), "^[A-Za-z0-9_-]{43}$");

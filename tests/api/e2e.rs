@@ -15,7 +15,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::harness::emulators::workspace;
 use crate::harness::forge::hand_made;
 use crate::harness::stack::stack;
-use crate::harness::{NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to};
+use crate::harness::{
+    NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to, token_mailed_to,
+};
 
 #[tokio::test]
 async fn register_and_login_through_the_gateway() {
@@ -86,9 +88,12 @@ async fn profile_routes_through_the_gateway() {
     assert_eq!(updated["user"]["name"], "Grace Hopper");
     let other = app.email("other");
     app.registered_token(&other).await;
-    app.update_user(&token, &json!({"email": other}))
-        .await
-        .assert_error(409, "email_taken");
+    app.update_user(
+        &token,
+        &json!({"email": other, "current_password": PASSWORD}),
+    )
+    .await
+    .assert_error(409, "email_taken");
     app.update_user(&token, &json!({}))
         .await
         .assert_error(400, "missing_fields");
@@ -335,9 +340,16 @@ async fn a_whole_flow_logs_no_secret_or_email_and_every_line_names_its_request()
     let new_address = app.email("renamed");
     let first_password = "first secret passphrase 1";
     let second_password = "second secret passphrase 2";
-    app.register(&address, first_password, "Logged")
+    let third_password = "third secret passphrase 3";
+    app.register_unverified(&address, first_password, "Logged")
         .await
         .assert_status(201);
+    app.login(&address, first_password).await.assert_status(403);
+    app.request_verification(&address).await.assert_ok();
+    let verification_token = token_mailed_to(&address, "verify-email");
+    app.verify_email(&verification_token)
+        .await
+        .assert_status(200);
     let access = app.token_for(&address, first_password).await;
     app.login(&address, "a wrong secret passphrase")
         .await
@@ -348,11 +360,27 @@ async fn a_whole_flow_logs_no_secret_or_email_and_every_line_names_its_request()
         .await
         .assert_ok();
     let access_after_reset = app.token_for(&address, second_password).await;
-    app.update_user(&access_after_reset, &json!({"email": new_address}))
+    app.update_user(
+        &access_after_reset,
+        &json!({"email": new_address, "current_password": second_password}),
+    )
+    .await
+    .assert_status(202);
+    let change_token = token_mailed_to(&new_address, "confirm-email-change");
+    app.confirm_email_change(&change_token)
         .await
-        .assert_ok();
+        .assert_status(200);
+    let changed = app
+        .change_password(&access_after_reset, second_password, third_password)
+        .await;
+    let access_after_change = changed.assert_status(200)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh_after_change = changed.body["refresh_token"].as_str().unwrap().to_owned();
     app.get_user(&access).await.assert_status(401);
-    app.delete_user(&access_after_reset).await.assert_ok();
+    app.get_user(&access_after_reset).await.assert_status(401);
+    app.delete_user(&access_after_change).await.assert_ok();
 
     let lines = function_log_lines();
     assert!(lines.len() >= 9, "the flow left {} log lines", lines.len());
@@ -362,10 +390,15 @@ async fn a_whole_flow_logs_no_secret_or_email_and_every_line_names_its_request()
         "@example.com",
         first_password,
         second_password,
+        third_password,
         "a wrong secret passphrase",
         access.as_str(),
         access_after_reset.as_str(),
+        access_after_change.as_str(),
+        refresh_after_change.as_str(),
         reset_token.as_str(),
+        verification_token.as_str(),
+        change_token.as_str(),
         "$argon2",
     ];
     for line in &lines {

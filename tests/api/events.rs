@@ -1,8 +1,10 @@
 //! Every file in `events/` through `cargo lambda invoke --data-file`, against
 //! the real binaries, with the status it should get. The files carry
 //! placeholders (`REPLACE_WITH_ACCESS_TOKEN`, `REPLACE_WITH_RESET_TOKEN`,
-//! `REPLACE_WITH_REFRESH_TOKEN`, `REPLACE_WITH_SESSION_ID`) that a person
-//! replaces before `sam local invoke -e`; this test does the same.
+//! `REPLACE_WITH_REFRESH_TOKEN`, `REPLACE_WITH_SESSION_ID`,
+//! `REPLACE_WITH_VERIFICATION_TOKEN`, `REPLACE_WITH_EMAIL_CHANGE_TOKEN`)
+//! that a person replaces before `sam local invoke -e`; this test does the
+//! same.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -11,14 +13,17 @@ use serde_json::Value;
 
 use crate::harness::emulators::workspace;
 use crate::harness::stack::{cargo_lambda, stack};
-use crate::harness::{NEW_PASSWORD, TestApp, reset_token_sent_to};
+use crate::harness::{NEW_PASSWORD, TestApp, reset_token_sent_to, token_mailed_to};
 
 const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
 const RESET_TOKEN: &str = "REPLACE_WITH_RESET_TOKEN";
 const REFRESH_TOKEN: &str = "REPLACE_WITH_REFRESH_TOKEN";
 const SESSION_ID: &str = "REPLACE_WITH_SESSION_ID";
-/// The account the event files use.
+const VERIFICATION_TOKEN: &str = "REPLACE_WITH_VERIFICATION_TOKEN";
+const EMAIL_CHANGE_TOKEN: &str = "REPLACE_WITH_EMAIL_CHANGE_TOKEN";
+/// The account the event files use, and where update-user-email.json moves it.
 const EMAIL: &str = "ada@example.com";
+const NEW_EMAIL: &str = "countess@example.com";
 
 /// Invokes `function` with the event file, placeholders filled in; returns
 /// the status and the parsed body of the function's response.
@@ -74,6 +79,22 @@ async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
     // Gateway (cargo lambda watch answers such a request itself: README).
     let invalid = check("register", "error-register-invalid-utf8.json", &[], 400);
     assert_eq!(invalid["code"], "invalid_json");
+    let unverified = check("login", "login.json", &[], 403);
+    assert_eq!(unverified["code"], "email_not_verified");
+    // Inside the minute of the registration's mail: answered, nothing sent.
+    check(
+        "request-verification-email",
+        "request-verification-email.json",
+        &[],
+        200,
+    );
+    let verification_token = token_mailed_to(EMAIL, "verify-email");
+    check(
+        "verify-email",
+        "verify-email.json",
+        &[(VERIFICATION_TOKEN, &verification_token)],
+        200,
+    );
     let token = check("login", "login.json", &[], 200)["token"]
         .as_str()
         .unwrap()
@@ -154,6 +175,27 @@ async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
     );
     check("logout", "logout.json", &[(ACCESS_TOKEN, &token)], 200);
     let token = app.token_for(EMAIL, NEW_PASSWORD).await;
+    let changed = check(
+        "change-password",
+        "change-password.json",
+        &[(ACCESS_TOKEN, &token)],
+        200,
+    );
+    let token = changed["token"].as_str().unwrap().to_owned();
+    check(
+        "update-user",
+        "update-user-email.json",
+        &[(ACCESS_TOKEN, &token)],
+        202,
+    );
+    let change_token = token_mailed_to(NEW_EMAIL, "confirm-email-change");
+    let moved = check(
+        "confirm-email-change",
+        "confirm-email-change.json",
+        &[(EMAIL_CHANGE_TOKEN, &change_token)],
+        200,
+    );
+    assert_eq!(moved["user"]["email"], NEW_EMAIL);
     check(
         "delete-user",
         "delete-user.json",

@@ -13,7 +13,7 @@ async fn get_user_with_a_valid_token_returns_the_profile_without_the_hash() {
     let user = &response.body["user"];
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["name"], "Test User");
-    assert_eq!(user.as_object().unwrap().len(), 6, "{}", response.text);
+    assert_eq!(user.as_object().unwrap().len(), 7, "{}", response.text);
     assert!(!response.text.contains("argon2"));
     assert!(!response.text.contains("password"));
 }

@@ -77,7 +77,7 @@ async fn paging_through_230_users_with_limit_100_returns_each_once_in_creation_o
         for user in users {
             assert_eq!(
                 user.as_object().unwrap().len(),
-                6,
+                7,
                 "only the public fields: {user}"
             );
         }

@@ -8,9 +8,12 @@
 mod harness;
 
 mod admin_tool;
+mod change_password;
 mod contract;
 mod delete_user;
 mod e2e;
+mod email_change;
+mod email_verification;
 mod events;
 mod forged_tokens;
 mod get_user;

@@ -13,16 +13,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::emulators::{Emulators, emulators, free_port};
-use crate::harness::{PASSWORD, Route, TestApp, emails_to};
+use crate::harness::emulators::{Emulators, closed_port, emulators};
+use crate::harness::{PASSWORD, Route, TestApp, reset_emails_to};
 
 /// The SDK gives up within 2.5 s (timeouts and retries in
 /// `accounts::sdk::defaults`); this leaves room for a loaded machine.
 const PROMPT: Duration = Duration::from_secs(3);
-
-fn closed_port() -> String {
-    format!("http://127.0.0.1:{}", free_port())
-}
 
 #[tokio::test]
 async fn every_route_answers_503_promptly_and_writes_nothing_when_dynamodb_is_unreachable() {
@@ -226,7 +222,7 @@ async fn a_reset_request_while_ses_is_unreachable_gets_the_usual_200_and_leaves_
 
     assert_eq!(response.status, 200);
     assert_eq!(response.text, usual.text);
-    assert!(emails_to(&email).is_empty());
+    assert!(reset_emails_to(&email).is_empty());
     assert_eq!(
         app.count_items("RESET").await,
         0,
@@ -234,7 +230,7 @@ async fn a_reset_request_while_ses_is_unreachable_gets_the_usual_200_and_leaves_
     );
     // The withdrawn request does not hold the one-a-minute window shut.
     app.request_reset(&email).await.assert_ok();
-    assert_eq!(emails_to(&email).len(), 1);
+    assert_eq!(reset_emails_to(&email).len(), 1);
 }
 
 #[tokio::test]

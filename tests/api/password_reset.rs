@@ -3,7 +3,10 @@ use std::sync::Arc;
 use accounts::clock::unix_now;
 use serde_json::json;
 
-use crate::harness::{NEW_PASSWORD, PASSWORD, Route, TestApp, emails_to, reset_token_sent_to};
+use crate::harness::{
+    ISSUER, NEW_PASSWORD, PASSWORD, Route, TestApp, emails_about, reset_emails_to,
+    reset_token_sent_to,
+};
 
 const MESSAGE: &str = "If that email is registered, a password reset token has been sent";
 
@@ -25,7 +28,7 @@ async fn a_reset_request_emails_a_256_bit_url_safe_token_and_a_link() {
 
     response.assert_ok();
     assert_eq!(response.body["message"], MESSAGE);
-    let emails = emails_to(&email);
+    let emails = reset_emails_to(&email);
     assert_eq!(emails.len(), 1);
     assert_eq!(emails[0]["from"], "no-reply@example.com");
     let token = reset_token_sent_to(&email);
@@ -35,12 +38,12 @@ async fn a_reset_request_emails_a_256_bit_url_safe_token_and_a_link() {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     );
+    // In the fragment of a link to the reset page: no server sees it.
     let text = emails[0]["body"]["text"].as_str().unwrap();
-    assert!(
-        text.contains(&format!("https://app.example.com/reset?token={token}")),
-        "{text}"
-    );
-    assert!(emails[0]["body"]["html"].as_str().unwrap().contains(&token));
+    let link = format!("{ISSUER}/v1/pages/reset-password#token={token}");
+    assert!(text.contains(&link), "{text}");
+    assert!(!text.contains(&format!("?token={token}")));
+    assert!(emails[0]["body"]["html"].as_str().unwrap().contains(&link));
 }
 
 #[tokio::test]
@@ -55,7 +58,7 @@ async fn a_reset_request_for_an_unknown_email_gets_the_same_answer_and_sends_not
 
     assert_eq!(for_unknown.status, 200);
     assert_eq!(for_unknown.text, for_known.text);
-    assert!(emails_to(&unknown).is_empty());
+    assert!(reset_emails_to(&unknown).is_empty());
     assert_eq!(app.count_items("RESET").await, 1);
 }
 
@@ -231,7 +234,7 @@ async fn a_second_request_within_a_minute_sends_nothing_and_keeps_the_first_toke
 
     second.assert_ok();
     assert_eq!(second.body["message"], MESSAGE);
-    assert_eq!(emails_to(&email).len(), 1);
+    assert_eq!(reset_emails_to(&email).len(), 1);
     app.reset_password(&first_token, NEW_PASSWORD)
         .await
         .assert_ok();
@@ -242,18 +245,18 @@ async fn a_request_after_the_minute_replaces_the_previous_token() {
     let app = TestApp::spawn().await;
     let (email, first_token) = user_with_reset_email(&app).await;
     let user_id = app.user_id(&app.token_for(&email, PASSWORD).await).await;
-    app.set_number(
+    app.set_numbers(
         &format!("USER#{user_id}"),
         "USER",
-        "reset_sent_at",
-        unix_now() - 61,
+        "reset_sends",
+        &[unix_now() - 61],
     )
     .await;
 
     app.request_reset(&email).await.assert_ok();
     let second_token = reset_token_sent_to(&email);
 
-    assert_eq!(emails_to(&email).len(), 2);
+    assert_eq!(reset_emails_to(&email).len(), 2);
     assert_ne!(second_token, first_token);
     assert_eq!(app.count_items("RESET").await, 1);
     app.reset_password(&first_token, NEW_PASSWORD)
@@ -317,5 +320,35 @@ async fn a_delete_racing_a_reset_request_leaves_no_reset_token_behind() {
         app.count_items("RESET").await,
         0,
         "a reset token outlived its user"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_verifies_the_address_it_reached_and_mails_a_notice() {
+    let app = TestApp::spawn().await;
+    let email = app.email("ada");
+    app.register_unverified(&email, PASSWORD, "Ada")
+        .await
+        .assert_status(201);
+    app.login(&email, PASSWORD)
+        .await
+        .assert_error(403, "email_not_verified");
+    app.request_reset(&email).await.assert_ok();
+
+    app.reset_password(&reset_token_sent_to(&email), NEW_PASSWORD)
+        .await
+        .assert_ok();
+
+    let token = app.token_for(&email, NEW_PASSWORD).await;
+    assert_eq!(
+        app.get_user(&token).await.body["user"]["email_verified"],
+        true
+    );
+    let notices = emails_about(&email, "Your password was changed");
+    assert_eq!(notices.len(), 1);
+    let text = notices[0]["body"]["text"].as_str().unwrap();
+    assert!(
+        !text.contains("#token=") && !text.contains(NEW_PASSWORD),
+        "{text}"
     );
 }

@@ -15,7 +15,7 @@ use serde_norway::Value as Yaml;
 
 use crate::harness::emulators::workspace;
 use crate::harness::stack::FUNCTIONS;
-use crate::harness::{NEW_PASSWORD, PASSWORD, TestApp, reset_token_sent_to};
+use crate::harness::{NEW_PASSWORD, PASSWORD, TestApp, reset_token_sent_to, token_mailed_to};
 
 /// One (action, resource) pair: `table LOGIN#*` or `index users_by_creation`.
 type Permission = (String, String);
@@ -179,10 +179,34 @@ async fn every_dynamodb_request_of_every_route_is_within_its_functions_grants() 
         }
     }
 
-    app.register(&ada, PASSWORD, "Ada").await;
-    app.register(&ada, PASSWORD, "Ada").await; // 409
-    app.register(&grace, PASSWORD, "Grace").await;
+    app.register_unverified(&ada, PASSWORD, "Ada").await;
+    app.register_unverified(&ada, PASSWORD, "Ada").await; // 409
+    app.register_unverified(&grace, PASSWORD, "Grace").await;
     assert_allowed(&app, "register");
+
+    let grace_id = app
+        .state
+        .store
+        .find_by_email(&accounts::domain::Email::parse(&grace).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    app.set_numbers(&format!("USER#{grace_id}"), "USER", "verify_sends", &[1])
+        .await;
+    app.dynamodb_calls.take();
+    app.request_verification(&grace).await.assert_ok(); // sent
+    app.request_verification(&ada).await.assert_ok(); // within the minute
+    app.request_verification(&nobody).await.assert_ok();
+    assert_allowed(&app, "request-verification-email");
+
+    for address in [&ada, &grace] {
+        let token = token_mailed_to(address, "verify-email");
+        app.verify_email(&token).await.assert_ok();
+        app.verify_email(&token).await; // used
+    }
+    assert_allowed(&app, "verify-email");
 
     for _ in 0..6 {
         app.login(&ada, "definitely not it").await; // 401 x5, then 429
@@ -198,11 +222,25 @@ async fn every_dynamodb_request_of_every_route_is_within_its_functions_grants() 
         .await
         .assert_ok();
     let moved = app.email("grace.hopper");
-    app.update_user(&token, &json!({"email": moved}))
-        .await
-        .assert_ok();
-    app.update_user(&token, &json!({"email": ada})).await; // 409
+    app.update_user(
+        &token,
+        &json!({"email": moved, "current_password": "wrong"}),
+    )
+    .await; // 401
+    app.update_user(
+        &token,
+        &json!({"email": moved, "current_password": PASSWORD}),
+    )
+    .await
+    .assert_status(202);
+    app.update_user(&token, &json!({"email": ada, "current_password": PASSWORD}))
+        .await; // 409
     assert_allowed(&app, "update-user");
+
+    let change_token = token_mailed_to(&moved, "confirm-email-change");
+    app.confirm_email_change(&change_token).await.assert_ok();
+    app.confirm_email_change(&change_token).await; // used
+    assert_allowed(&app, "confirm-email-change");
 
     app.request_reset(&ada).await.assert_ok();
     app.request_reset(&ada).await.assert_ok(); // inside the resend window
@@ -225,6 +263,15 @@ async fn every_dynamodb_request_of_every_route_is_within_its_functions_grants() 
     // Boxed: the whole walk as one future would overflow a test thread's
     // stack in a debug build.
     Box::pin(session_routes_within_their_grants(&app, &token, &moved)).await;
+
+    let grace_token = app.token_for(&moved, PASSWORD).await;
+    app.dynamodb_calls.take();
+    app.change_password(&grace_token, "not it", NEW_PASSWORD)
+        .await; // 401
+    app.change_password(&grace_token, PASSWORD, NEW_PASSWORD)
+        .await
+        .assert_ok();
+    assert_allowed(&app, "change-password");
 
     let ada_token = app.token_for(&ada, NEW_PASSWORD).await;
     app.request_reset(&ada).await.assert_ok();
@@ -282,7 +329,47 @@ async fn session_routes_within_their_grants(app: &TestApp, token: &str, email: &
 
 /// The functions that sign tokens: the only ones that may read the secret
 /// with the private keys.
-const SIGNERS: [&str; 2] = ["login", "refresh-token"];
+const SIGNERS: [&str; 3] = ["login", "refresh-token", "change-password"];
+
+/// The functions that send mail: the only ones that may call SES.
+const MAILERS: [&str; 6] = [
+    "register",
+    "request-password-reset",
+    "reset-password",
+    "request-verification-email",
+    "update-user",
+    "change-password",
+];
+
+#[test]
+fn only_the_functions_that_send_mail_may_call_ses_and_only_send() {
+    let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
+    let template: Yaml = serde_norway::from_str(&text).unwrap();
+    let mut mailers = BTreeSet::new();
+    for resource in template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .values()
+        .filter(|resource| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
+    {
+        let function = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("a binary name");
+        let ses_actions: Vec<String> = resource["Properties"]["Policies"]
+            .as_sequence()
+            .expect("Policies")
+            .iter()
+            .flat_map(|policy| policy["Statement"].as_sequence().expect("Statement"))
+            .flat_map(|statement| strings(&statement["Action"]))
+            .filter(|action| action.starts_with("ses:"))
+            .collect();
+        if !ses_actions.is_empty() {
+            assert_eq!(ses_actions, ["ses:SendEmail"], "{function}");
+            mailers.insert(function.to_owned());
+        }
+    }
+    assert_eq!(mailers, MAILERS.iter().map(|m| (*m).to_owned()).collect());
+}
 
 #[test]
 fn only_the_signing_functions_may_read_the_private_keys() {

@@ -9,7 +9,7 @@ async fn register_with_valid_fields_returns_201_and_the_user() {
     let app = TestApp::spawn().await;
 
     let response = app
-        .register("  Ada@Example.COM ", PASSWORD, " Ada Lovelace ")
+        .register_unverified("  Ada@Example.COM ", PASSWORD, " Ada Lovelace ")
         .await;
 
     assert_eq!(response.status, 201, "{}", response.text);
@@ -18,12 +18,21 @@ async fn register_with_valid_fields_returns_201_and_the_user() {
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["name"], "Ada Lovelace");
     assert_eq!(user["admin"], false);
+    assert_eq!(user["email_verified"], false);
     assert!(user["id"].as_str().is_some_and(|id| !id.is_empty()));
     let mut keys: Vec<&String> = user.as_object().unwrap().keys().collect();
     keys.sort();
     assert_eq!(
         keys,
-        ["admin", "created_at", "email", "id", "name", "updated_at"]
+        [
+            "admin",
+            "created_at",
+            "email",
+            "email_verified",
+            "id",
+            "name",
+            "updated_at"
+        ]
     );
     assert_eq!(app.count_items("USER").await, 1);
     assert_eq!(app.count_items("EMAIL").await, 1);

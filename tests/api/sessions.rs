@@ -16,7 +16,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::harness::NEW_PASSWORD;
-use crate::harness::{PASSWORD, Route, TestApp, emails_to, reset_token_sent_to};
+use crate::harness::{PASSWORD, Route, TestApp, reset_emails_to, reset_token_sent_to};
 
 /// A registered user logged in once: its access and refresh token.
 async fn logged_in(app: &TestApp, local: &str) -> (String, String) {
@@ -557,7 +557,7 @@ async fn a_password_reset_ends_every_session_and_its_refresh_tokens() {
     let (access, refresh) = logged_in(&app, "ada").await;
     let (other_access, other_refresh) = app.session_for(&email, PASSWORD).await;
     app.request_reset(&email).await.assert_ok();
-    assert_eq!(emails_to(&email).len(), 1);
+    assert_eq!(reset_emails_to(&email).len(), 1);
 
     app.reset_password(&reset_token_sent_to(&email), NEW_PASSWORD)
         .await

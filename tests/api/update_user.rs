@@ -4,6 +4,8 @@ use serde_json::json;
 
 use crate::harness::{PASSWORD, TestApp};
 
+// Email changes: email_change.rs.
+
 #[tokio::test]
 async fn updating_the_name_returns_200_and_the_updated_user() {
     let app = TestApp::spawn().await;
@@ -23,51 +25,6 @@ async fn updating_the_name_returns_200_and_the_updated_user() {
         app.get_user(&token).await.body["user"]["name"],
         "Countess of Lovelace"
     );
-}
-
-#[tokio::test]
-async fn changing_the_email_moves_the_claim_and_frees_the_old_address() {
-    let app = TestApp::spawn().await;
-    let old = app.email("ada");
-    let new = app.email("countess");
-    let token = app.registered_token(&old).await;
-
-    let response = app
-        .update_user(&token, &json!({"email": new.to_uppercase()}))
-        .await;
-
-    response.assert_ok();
-    assert_eq!(response.body["user"]["email"], new);
-    app.login(&new, PASSWORD).await.assert_ok();
-    app.login(&old, PASSWORD)
-        .await
-        .assert_error(401, "invalid_credentials");
-    assert_eq!(app.count_items("EMAIL").await, 1);
-    assert_eq!(
-        app.register(&old, PASSWORD, "Another Ada").await.status,
-        201
-    );
-}
-
-#[tokio::test]
-async fn changing_to_a_taken_email_returns_409_and_changes_nothing() {
-    let app = TestApp::spawn().await;
-    let ada = app.email("ada");
-    let grace = app.email("grace");
-    let token = app.registered_token(&ada).await;
-    app.register(&grace, PASSWORD, "Grace").await;
-    let before = app.items().await.len();
-
-    let response = app
-        .update_user(&token, &json!({"email": grace, "name": "Not Grace"}))
-        .await;
-
-    response.assert_error(409, "email_taken");
-    let user = &app.get_user(&token).await.body["user"];
-    assert_eq!(user["email"], ada);
-    assert_eq!(user["name"], "Test User");
-    assert_eq!(app.items().await.len(), before);
-    app.login(&ada, PASSWORD).await.assert_ok();
 }
 
 #[tokio::test]

@@ -21,7 +21,8 @@ use aws_sdk_dynamodb::types::{
 use secrecy::SecretString;
 
 use super::{
-    Item, StoredUser, UserStore, conflicts_with_transaction, key, malformed, n, retry_conflicts, update_if,
+    Item, StoredUser, UserStore, conflicts_with_transaction, key, malformed, n, retry_conflicts,
+    update_if,
 };
 use crate::clock::unix_now_ms;
 use crate::domain::Email;

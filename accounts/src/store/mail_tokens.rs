@@ -393,7 +393,9 @@ impl UserStore {
         let kind = TokenKind::EmailVerification;
         let updated_at = rfc3339(now);
         let update = Update::builder()
-            .update_expression("SET email_verified = :verified, updated_at = :updated_at REMOVE #hash")
+            .update_expression(
+                "SET email_verified = :verified, updated_at = :updated_at REMOVE #hash",
+            )
             .expression_attribute_values(":verified", AttributeValue::Bool(true))
             .expression_attribute_values(":updated_at", s(&updated_at));
         let items = self
@@ -451,10 +453,12 @@ impl UserStore {
         }
         match self.transact(items).await? {
             Transaction::Committed => Ok(updated),
-            Transaction::ConditionFailed(failed) if failed.get(2) == Some(&true) => {
-                Err(ApiError::EmailTaken)
+            // A used or replaced token is the answer even when the address
+            // is claimed too (by the use that won, say).
+            Transaction::ConditionFailed(failed) if failed.iter().take(2).any(|failed| *failed) => {
+                Err(kind.invalid())
             }
-            Transaction::ConditionFailed(_) => Err(kind.invalid()),
+            Transaction::ConditionFailed(_) => Err(ApiError::EmailTaken),
         }
     }
 
@@ -505,7 +509,10 @@ impl UserStore {
 
     /// Whether `email` is claimed by anyone (one consistent read).
     pub async fn email_is_claimed(&self, email: &Email) -> Result<bool, ApiError> {
-        Ok(self.get_item(email_pk(email), super::users::EMAIL_SK).await?.is_some())
+        Ok(self
+            .get_item(email_pk(email), super::users::EMAIL_SK)
+            .await?
+            .is_some())
     }
 
     pub(super) fn delete_token_item(
@@ -540,14 +547,23 @@ mod tests {
             PendingTokens::default().after_send(kind, LIMIT, now),
             Some(vec![now])
         );
-        assert_eq!(with_sends(kind, vec![now - 59]).after_send(kind, LIMIT, now), None);
+        assert_eq!(
+            with_sends(kind, vec![now - 59]).after_send(kind, LIMIT, now),
+            None
+        );
         assert_eq!(
             with_sends(kind, vec![now - 60]).after_send(kind, LIMIT, now),
             Some(vec![now - 60, now])
         );
         let five = vec![now - 5000, now - 4000, now - 3000, now - 2000, now - 1000];
         assert_eq!(with_sends(kind, five).after_send(kind, LIMIT, now), None);
-        let old_and_four = vec![now - DAY_SECONDS, now - 4000, now - 3000, now - 2000, now - 1000];
+        let old_and_four = vec![
+            now - DAY_SECONDS,
+            now - 4000,
+            now - 3000,
+            now - 2000,
+            now - 1000,
+        ];
         assert_eq!(
             with_sends(kind, old_and_four).after_send(kind, LIMIT, now),
             Some(vec![now - 4000, now - 3000, now - 2000, now - 1000, now])
@@ -558,7 +574,10 @@ mod tests {
     fn without_a_daily_cap_only_the_last_send_is_kept() {
         let kind = TokenKind::PasswordReset;
         let limit = kind.send_limit();
-        assert_eq!(with_sends(kind, vec![1000]).after_send(kind, limit, 1030), None);
+        assert_eq!(
+            with_sends(kind, vec![1000]).after_send(kind, limit, 1030),
+            None
+        );
         assert_eq!(
             with_sends(kind, vec![1000]).after_send(kind, limit, 1060),
             Some(vec![1060])

@@ -129,7 +129,10 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 17] = [
     (
         "confirm-email-change",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "EMAIL_CHANGE#*", "USER#*"]),
+            table(
+                &["dynamodb:GetItem"],
+                &[KEYS_PK, "EMAIL_CHANGE#*", "USER#*"],
+            ),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             // The claim moves; the tokens mailed to the old address go.
             table(&["dynamodb:PutItem"], &["EMAIL#*"]),

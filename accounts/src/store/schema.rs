@@ -19,8 +19,15 @@ pub const INDEX_SORT_KEY: &str = "list_sk";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// The index carries the public user fields only: password hashes stay in
 /// the base table.
-pub const INDEX_PROJECTED_ATTRIBUTES: [&str; 6] =
-    ["id", "email", "name", "admin", "created_at", "updated_at"];
+pub const INDEX_PROJECTED_ATTRIBUTES: [&str; 7] = [
+    "id",
+    "email",
+    "name",
+    "admin",
+    "email_verified",
+    "created_at",
+    "updated_at",
+];
 
 /// Creates the table unless it exists; returns whether it was created.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, BoxError> {

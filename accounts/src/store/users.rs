@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem};
 
-use super::schema::{INDEX_PARTITION_KEY, INDEX_SORT_KEY, USERS_BY_CREATION_INDEX};
 use super::mail_tokens::{NewToken, TokenKind};
+use super::schema::{INDEX_PARTITION_KEY, INDEX_SORT_KEY, USERS_BY_CREATION_INDEX};
 use super::{
     Item, NewUser, StoredUser, Transaction, User, UserStore, email_pk, key, n, rfc3339, s,
     stored_user_from_item, update_if, user_from_item, user_id_attr, user_pk,
@@ -242,7 +242,11 @@ impl UserStore {
             .transpose()
     }
 
-    pub(super) fn delete_claim(&self, email: &Email, owner: &UserId) -> Result<TransactWriteItem, ApiError> {
+    pub(super) fn delete_claim(
+        &self,
+        email: &Email,
+        owner: &UserId,
+    ) -> Result<TransactWriteItem, ApiError> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(email_pk(email), EMAIL_SK)))

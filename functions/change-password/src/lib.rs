@@ -46,7 +46,10 @@ impl ChangePasswordState {
 }
 
 #[tracing::instrument(name = "Change the password", skip_all, fields(user_id = tracing::field::Empty))]
-pub async fn handler(state: &ChangePasswordState, request: Request) -> Result<Response<Body>, Error> {
+pub async fn handler(
+    state: &ChangePasswordState,
+    request: Request,
+) -> Result<Response<Body>, Error> {
     Ok(respond(change_password(state, &request).await))
 }
 

@@ -1,4 +1,8 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    http_api::lambda::run(http_api::AppState::from_env(), confirm_email_change::handler).await
+    http_api::lambda::run(
+        http_api::AppState::from_env(),
+        confirm_email_change::handler,
+    )
+    .await
 }

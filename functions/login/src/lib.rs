@@ -78,8 +78,7 @@ async fn login(signing: &SigningState, request: &Request) -> Result<Response<Bod
     tracing::Span::current().record("user_id", user_id.as_str());
     // Only after the password check, so the answer tells nothing about an
     // address to whoever does not know its password.
-    if state.config.email_verification == EmailVerification::Required
-        && !stored.user.email_verified
+    if state.config.email_verification == EmailVerification::Required && !stored.user.email_verified
     {
         state.store.clear_login_failures(&email).await?;
         tracing::info!("login refused: email not verified");

@@ -6,13 +6,16 @@ use accounts::domain::Email;
 use accounts::store::TokenKind;
 use lambda_http::{Body, Error, Request, Response};
 use mailer::alike::{MailRequestState, answer_alike};
-use mailer::{Issued, Mail};
+use mailer::{Issued, Mail, TokenMail};
 
 const MESSAGE: &str = "If that email is registered, a password reset token has been sent";
 
 #[tracing::instrument(name = "Request a password reset", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn handler(state: &MailRequestState, request: Request) -> Result<Response<Body>, Error> {
-    Ok(answer_alike(&request, MESSAGE, |email| send_reset(state, &request, email)).await)
+    Ok(answer_alike(&request, MESSAGE, |email| {
+        send_reset(state, &request, email)
+    })
+    .await)
 }
 
 /// Mails a new reset token to a registered address, unless one went there
@@ -33,9 +36,11 @@ async fn send_reset(
             &state.store,
             request,
             &user,
-            TokenKind::PasswordReset,
-            &user.user.email,
-            ttl,
+            TokenMail {
+                kind: TokenKind::PasswordReset,
+                sent_to: &user.user.email,
+                ttl_seconds: ttl,
+            },
             |token| Mail::PasswordReset {
                 token,
                 valid_minutes: ttl / 60,

@@ -8,14 +8,17 @@ use accounts::domain::Email;
 use accounts::store::{TokenKind, VERIFICATION_TTL_SECONDS};
 use lambda_http::{Body, Error, Request, Response};
 use mailer::alike::{MailRequestState, answer_alike};
-use mailer::{Issued, Mail};
+use mailer::{Issued, Mail, TokenMail};
 
 const MESSAGE: &str =
     "If that email is registered and not yet verified, a verification email has been sent";
 
 #[tracing::instrument(name = "Request a verification email", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn handler(state: &MailRequestState, request: Request) -> Result<Response<Body>, Error> {
-    Ok(answer_alike(&request, MESSAGE, |email| send_verification(state, &request, email)).await)
+    Ok(answer_alike(&request, MESSAGE, |email| {
+        send_verification(state, &request, email)
+    })
+    .await)
 }
 
 async fn send_verification(
@@ -37,9 +40,11 @@ async fn send_verification(
             &state.store,
             request,
             &user,
-            TokenKind::EmailVerification,
-            &user.user.email,
-            VERIFICATION_TTL_SECONDS,
+            TokenMail {
+                kind: TokenKind::EmailVerification,
+                sent_to: &user.user.email,
+                ttl_seconds: VERIFICATION_TTL_SECONDS,
+            },
             |token| Mail::EmailVerification {
                 token,
                 valid_hours: VERIFICATION_TTL_SECONDS / 3600,

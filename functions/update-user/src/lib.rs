@@ -12,7 +12,7 @@ use http_api::field;
 use http_api::http::{json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use mailer::{Mail, MailingState};
+use mailer::{Mail, MailingState, TokenMail};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -45,24 +45,30 @@ impl TryFrom<UpdateUserRequest> for ProfileChange {
                 (email_field.to_owned(), wanted.to_owned()),
             ])));
         }
-        if request.email.is_some() && request.current_password.is_none() {
-            return Err(ApiError::MissingFields(FieldErrors::from([(
-                field!(UpdateUserRequest, current_password).to_owned(),
-                "is needed to change the email address".to_owned(),
-            )])));
-        }
         let name = request.name.as_deref().map(UserName::parse).transpose();
         let email = request.email.as_deref().map(Email::parse).transpose();
-        match (name, email) {
-            (Ok(name), Ok(email)) => Ok(ProfileChange {
-                name,
-                email: email.zip(request.current_password),
-            }),
-            (name, email) => Err(ApiError::invalid_fields([
-                (name_field, name.err()),
-                (email_field, email.err()),
-            ])),
-        }
+        let (name, email) = match (name, email) {
+            (Ok(name), Ok(email)) => (name, email),
+            (name, email) => {
+                return Err(ApiError::invalid_fields([
+                    (name_field, name.err()),
+                    (email_field, email.err()),
+                ]));
+            }
+        };
+        let email = match (email, request.current_password) {
+            (Some(email), Some(password)) => Some((email, password)),
+            (Some(_), None) => {
+                return Err(ApiError::MissingFields(FieldErrors::from([(
+                    field!(UpdateUserRequest, current_password).to_owned(),
+                    "is needed to change the email address".to_owned(),
+                )])));
+            }
+            // A current password sent with a name alone is not checked:
+            // a rename needs none.
+            (None, _) => None,
+        };
+        Ok(ProfileChange { name, email })
     }
 }
 
@@ -79,7 +85,10 @@ pub async fn handler(state: &MailingState, request: Request) -> Result<Response<
     Ok(respond(update_user(state, &request).await))
 }
 
-async fn update_user(mailing: &MailingState, request: &Request) -> Result<Response<Body>, ApiError> {
+async fn update_user(
+    mailing: &MailingState,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
     let state = &mailing.app;
     let caller = state.authenticate(request).await?;
     let change: ProfileChange = parse_body::<UpdateUserRequest>(request)?.try_into()?;
@@ -93,7 +102,10 @@ async fn update_user(mailing: &MailingState, request: &Request) -> Result<Respon
             .store
             .check_current_password(current, password.clone())
             .await?;
-        state.store.clear_login_failures(&current.user.email).await?;
+        state
+            .store
+            .clear_login_failures(&current.user.email)
+            .await?;
         if state.store.email_is_claimed(new_email).await? {
             return Err(ApiError::EmailTaken);
         }
@@ -103,9 +115,11 @@ async fn update_user(mailing: &MailingState, request: &Request) -> Result<Respon
                 &state.store,
                 request,
                 current,
-                TokenKind::EmailChange,
-                new_email,
-                EMAIL_CHANGE_TTL_SECONDS,
+                TokenMail {
+                    kind: TokenKind::EmailChange,
+                    sent_to: new_email,
+                    ttl_seconds: EMAIL_CHANGE_TTL_SECONDS,
+                },
                 |token| Mail::EmailChange {
                     token,
                     valid_minutes: EMAIL_CHANGE_TTL_SECONDS / 60,

@@ -19,11 +19,11 @@ use accounts::error::cause_chain;
 use accounts::keys::KeySet;
 use accounts::store::{UserStore, schema};
 use accounts::token::TokenSigner;
+use change_password::ChangePasswordState;
 use http_api::AppState;
 use http_api::keys::PublishedKeys;
 use http_api::signing::SigningState;
 use lambda_http::{Body, Request, RequestExt};
-use change_password::ChangePasswordState;
 use mailer::alike::MailRequestState;
 use mailer::{Mailer, MailingState};
 use serde_json::{Value, json};
@@ -32,8 +32,8 @@ use signing_keys::{KeyVault, Signer};
 use super::dynamodb_calls::CallLog;
 use super::emulators::{Emulators, emulators, sdk_config, setup_sdk_config};
 use super::http_client;
-use super::mailbox::token_mailed_to;
 use super::keys;
+use super::mailbox::token_mailed_to;
 use super::response::TestResponse;
 use super::route::Route;
 use super::stack::stack;
@@ -89,6 +89,18 @@ impl TestApp {
 
     /// `spawn` with another session policy (short windows for the tests).
     pub async fn spawn_with_sessions(sessions: SessionPolicy) -> Self {
+        Self::spawn_configured(sessions, EmailVerification::Required).await
+    }
+
+    /// `spawn` with `EMAIL_VERIFICATION` set as given.
+    pub async fn spawn_with_email_verification(email_verification: EmailVerification) -> Self {
+        Self::spawn_configured(SessionPolicy::default(), email_verification).await
+    }
+
+    async fn spawn_configured(
+        sessions: SessionPolicy,
+        email_verification: EmailVerification,
+    ) -> Self {
         let emulators = emulators();
         let dynamodb =
             aws_sdk_dynamodb::Client::new(&setup_sdk_config(&emulators.dynamodb_endpoint).await);
@@ -108,7 +120,7 @@ impl TestApp {
             jwt_audience: DEFAULT_JWT_AUDIENCE.to_owned(),
             access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
             sessions,
-            email_verification: EmailVerification::Required,
+            email_verification,
         };
         let secret_id = format!("signing-keys-{tag}");
         let store = UserStore::new(dynamodb.clone(), &config.table_name);
@@ -354,9 +366,7 @@ impl TestApp {
                 .await
             }
             Route::GetUser => Box::pin(get_user::handler(&self.state, request)).await,
-            Route::UpdateUser => {
-                Box::pin(update_user::handler(&self.mailing_state, request)).await
-            }
+            Route::UpdateUser => Box::pin(update_user::handler(&self.mailing_state, request)).await,
             Route::DeleteUser => Box::pin(delete_user::handler(&self.state, request)).await,
             Route::ListUsers(_) => Box::pin(list_users::handler(&self.state, request)).await,
             Route::Discovery | Route::Jwks => {
@@ -434,7 +444,8 @@ impl TestApp {
     pub async fn register(&self, email: &str, password: &str, name: &str) -> TestResponse {
         let registered = self.register_unverified(email, password, name).await;
         if registered.status == 201 {
-            let token = token_mailed_to(email, "verify-email");
+            let address = email.trim().to_lowercase();
+            let token = token_mailed_to(&address, "verify-email");
             self.verify_email(&token).await.assert_status(200);
         }
         registered

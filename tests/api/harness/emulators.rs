@@ -32,6 +32,11 @@ pub struct Emulators {
 }
 
 /// The emulators of this test run, started by the first test that asks.
+/// An endpoint nothing listens on: an outage of the service it stands for.
+pub fn closed_port() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
 pub fn emulators() -> &'static Emulators {
     static EMULATORS: OnceLock<Emulators> = OnceLock::new();
     EMULATORS.get_or_init(start_all)

@@ -21,6 +21,19 @@ pub fn emails_to(address: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The emails to `address` with this subject, oldest first.
+pub fn emails_about(address: &str, subject: &str) -> Vec<Value> {
+    emails_to(address)
+        .into_iter()
+        .filter(|email| email["subject"] == subject)
+        .collect()
+}
+
+/// The reset emails to `address`.
+pub fn reset_emails_to(address: &str) -> Vec<Value> {
+    emails_about(address, "Reset your password")
+}
+
 /// The token of the link to `page` in the last email sent to `address`
 /// (`<base>/<page>#token=<token>`).
 #[track_caller]

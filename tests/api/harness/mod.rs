@@ -15,6 +15,6 @@ pub mod stack;
 mod table;
 
 pub use app::{ISSUER, NEW_PASSWORD, PASSWORD, TestApp};
-pub use mailbox::{emails_to, reset_token_sent_to, token_mailed_to};
+pub use mailbox::{emails_about, emails_to, reset_emails_to, reset_token_sent_to, token_mailed_to};
 pub use response::TestResponse;
 pub use route::Route;

@@ -75,6 +75,18 @@ impl TestApp {
         self.edit_attribute(pk, sk, attribute, Some(value)).await;
     }
 
+    /// Sets a list of numbers (the send times of mailed tokens), to stand
+    /// in for mails sent at those times.
+    pub async fn set_numbers(&self, pk: &str, sk: &str, attribute: &str, values: &[u64]) {
+        let value = AttributeValue::L(
+            values
+                .iter()
+                .map(|value| AttributeValue::N(value.to_string()))
+                .collect(),
+        );
+        self.edit_attribute(pk, sk, attribute, Some(value)).await;
+    }
+
     /// Sets `attribute` to `value`, or removes it for `None`.
     async fn edit_attribute(
         &self,

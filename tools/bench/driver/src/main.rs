@@ -51,6 +51,10 @@ enum Input {
     RefreshToken,
     /// Another of the caller's sessions each time.
     EndSession,
+    VerificationRequestEmail,
+    VerificationToken,
+    EmailChangeToken,
+    PasswordChangeToken,
 }
 
 pub struct Route {
@@ -69,7 +73,7 @@ pub struct Route {
     pub reads_secret: bool,
 }
 
-const ROUTES: [Route; 15] = [
+const ROUTES: [Route; 19] = [
     route(
         "register",
         "register.json",
@@ -130,6 +134,42 @@ const ROUTES: [Route; 15] = [
         Input::ResetToken,
         Some(report::ARGON2_HASH),
     ),
+    Route {
+        floor_bound: true,
+        ..route(
+            "request-verification-email",
+            "request-verification-email.json",
+            200,
+            Input::VerificationRequestEmail,
+            None,
+        )
+    },
+    route(
+        "verify-email",
+        "verify-email.json",
+        200,
+        Input::VerificationToken,
+        None,
+    ),
+    route(
+        "confirm-email-change",
+        "confirm-email-change.json",
+        200,
+        Input::EmailChangeToken,
+        None,
+    ),
+    // Two Argon2id operations: the current password's verify, the new
+    // one's hash (the report allows for the larger, the hash, once).
+    Route {
+        reads_secret: true,
+        ..route(
+            "change-password",
+            "change-password.json",
+            200,
+            Input::PasswordChangeToken,
+            Some(report::ARGON2_HASH),
+        )
+    },
     route("get-user", "get-user.json", 200, Input::UserToken, None),
     route(
         "update-user",
@@ -334,6 +374,12 @@ impl Inputs<'_> {
                 (ACCESS_TOKEN, fixture("sessions_token")?),
                 (SESSION_ID, nth("session_ids")?),
             ],
+            Input::VerificationRequestEmail => {
+                vec![(EVENT_EMAIL, nth("verification_request_emails")?)]
+            }
+            Input::VerificationToken => vec![(VERIFICATION_TOKEN, nth("verification_tokens")?)],
+            Input::EmailChangeToken => vec![(EMAIL_CHANGE_TOKEN, nth("email_change_tokens")?)],
+            Input::PasswordChangeToken => vec![(ACCESS_TOKEN, nth("password_change_tokens")?)],
         };
         let mut event = self.template.to_owned();
         for (placeholder, value) in fills {
@@ -352,6 +398,8 @@ const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
 const RESET_TOKEN: &str = "REPLACE_WITH_RESET_TOKEN";
 const REFRESH_TOKEN: &str = "REPLACE_WITH_REFRESH_TOKEN";
 const SESSION_ID: &str = "REPLACE_WITH_SESSION_ID";
+const VERIFICATION_TOKEN: &str = "REPLACE_WITH_VERIFICATION_TOKEN";
+const EMAIL_CHANGE_TOKEN: &str = "REPLACE_WITH_EMAIL_CHANGE_TOKEN";
 
 fn measure(
     options: &Options,

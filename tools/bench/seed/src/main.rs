@@ -14,7 +14,13 @@
 //! - `refresh_tokens`: the first refresh tokens of COUNT sessions of one user
 //!   (each refresh advances one);
 //! - `sessions_token`, `session_ids`: a token of one user and COUNT other
-//!   sessions of that user (each end removes one).
+//!   sessions of that user (each end removes one);
+//! - `verification_request_emails`: COUNT unverified users whose
+//!   registration mail failed (so a new one is due at once);
+//! - `verification_tokens`: COUNT unverified users' live verification tokens;
+//! - `email_change_tokens`: COUNT users' live email-change tokens;
+//! - `password_change_tokens`: tokens of COUNT users whose password is the
+//!   one events/change-password.json gives as current.
 //!
 //! Runs against whatever `TABLE_NAME` and `AWS_ENDPOINT_URL_DYNAMODB` name:
 //! tools/bench.sh points them at a DynamoDB Local of its own. Prints tokens:
@@ -26,7 +32,9 @@ use accounts::clock::unix_now;
 use accounts::domain::{Email, User, UserName};
 use accounts::keys::SigningKey;
 use accounts::store::session_items::SessionRecord;
-use accounts::store::{NewToken, NewUser, TokenKind, UserStore, VERIFICATION_TTL_SECONDS};
+use accounts::store::{
+    EMAIL_CHANGE_TTL_SECONDS, NewToken, NewUser, TokenKind, UserStore, VERIFICATION_TTL_SECONDS,
+};
 use accounts::token::TokenSigner;
 use accounts::{ApiError, Config, mail_token, password};
 use secrecy::{ExposeSecret, SecretString};
@@ -36,6 +44,8 @@ use tokio::task::JoinSet;
 
 /// The password of events/login.json.
 const PASSWORD: &str = "correct horse battery staple";
+/// The current password of events/change-password.json.
+const CHANGED_FROM: &str = "a brand new passphrase";
 /// Writes in flight at once: enough to hide DynamoDB Local's latency.
 const CONCURRENCY: usize = 16;
 const RESET_TOKEN_TTL_SECONDS: u64 = 3600;
@@ -164,6 +174,43 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     for _ in 0..count {
         session_ids.push(new_session(&store, &config, &many[0]).await?.id.to_string());
     }
+
+    let kind = TokenKind::EmailVerification;
+    let mut verification_request_emails = Vec::with_capacity(count);
+    for (user, token) in create_unverified(&store, new_users("resend"), &hash).await? {
+        // As after a registration whose mail failed: withdrawn, not counted.
+        let token_hash = mail_token::hash(&token);
+        store.cancel_token(kind, &user.id, &token_hash, &[]).await?;
+        verification_request_emails.push(user.email.as_str().to_owned());
+    }
+    let verification_tokens: Vec<String> = create_unverified(&store, new_users("verify"), &hash)
+        .await?
+        .iter()
+        .map(|(_, token)| token.expose_secret().to_owned())
+        .collect();
+    let mut email_change_tokens = Vec::with_capacity(count);
+    for user in create_users(&store, new_users("move"), &hash).await? {
+        let stored = store
+            .find_by_id(&user.id)
+            .await?
+            .ok_or("a seeded user vanished")?;
+        let token = mail_token::generate()?;
+        let now = unix_now();
+        let new_email = Email::parse(&format!("moved-{}", user.email.as_str()))?;
+        let new_token = NewToken {
+            kind: TokenKind::EmailChange,
+            hash: &mail_token::hash(&token),
+            sent_to: &new_email,
+            expires_at: now + EMAIL_CHANGE_TTL_SECONDS,
+        };
+        store.issue_token(&stored, new_token, now).await?;
+        email_change_tokens.push(token.expose_secret().to_owned());
+    }
+    let changing_hash = password::hash(SecretString::from(CHANGED_FROM)).await?;
+    let mut password_change_tokens = Vec::with_capacity(count);
+    for user in create_users(&store, new_users("change"), &changing_hash).await? {
+        password_change_tokens.push(issue(&store, &config, &tokens, &user).await?);
+    }
     Ok(json!({
         "password": PASSWORD,
         "login_emails": login.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
@@ -176,6 +223,10 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
         "refresh_tokens": refresh_tokens,
         "sessions_token": issue(&store, &config, &tokens, &many[0]).await?,
         "session_ids": session_ids,
+        "verification_request_emails": verification_request_emails,
+        "verification_tokens": verification_tokens,
+        "email_change_tokens": email_change_tokens,
+        "password_change_tokens": password_change_tokens,
     }))
 }
 
@@ -236,6 +287,41 @@ async fn create_users(
         }
         created.sort_by_key(|(i, _)| *i);
         users.extend(created.into_iter().map(|(_, user)| user));
+    }
+    Ok(users)
+}
+
+/// Users as registered, verification link unused: each with its token.
+async fn create_unverified(
+    store: &UserStore,
+    emails: Vec<String>,
+    password_hash: &str,
+) -> Result<Vec<(User, SecretString)>, Box<dyn std::error::Error>> {
+    let mut users = Vec::with_capacity(emails.len());
+    for chunk in emails.chunks(CONCURRENCY) {
+        let mut writes = JoinSet::new();
+        for (i, email) in chunk.iter().enumerate() {
+            let new_user = NewUser {
+                email: Email::parse(email)?,
+                name: UserName::parse("Bench User")?,
+                password_hash: password_hash.to_owned(),
+            };
+            let store = store.clone();
+            writes.spawn(async move {
+                let token = mail_token::generate()?;
+                let expires_at = unix_now() + VERIFICATION_TTL_SECONDS;
+                let user = store
+                    .create_user(new_user, &mail_token::hash(&token), expires_at)
+                    .await?;
+                Ok::<_, ApiError>((i, user, token))
+            });
+        }
+        let mut created = Vec::with_capacity(chunk.len());
+        while let Some(joined) = writes.join_next().await {
+            created.push(joined??);
+        }
+        created.sort_by_key(|(i, _, _)| *i);
+        users.extend(created.into_iter().map(|(_, user, token)| (user, token)));
     }
     Ok(users)
 }

@@ -1,0 +1,234 @@
+//! Changing the email address (API.md, "Update"): a bearer token alone
+//! cannot move the account; the change waits for the new address's owner.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::harness::{
+    NEW_PASSWORD, PASSWORD, TestApp, emails_about, emails_to, reset_token_sent_to, token_mailed_to,
+};
+
+const CONFIRM_SUBJECT: &str = "Confirm your new email address";
+const NOTICE_SUBJECT: &str = "Your email address is about to change";
+
+async fn signed_in(app: &TestApp, local: &str) -> (String, String) {
+    let email = app.email(local);
+    (email.clone(), app.registered_token(&email).await)
+}
+
+async fn start_change(app: &TestApp, token: &str, new: &str) -> String {
+    app.update_user(token, &json!({"email": new, "current_password": PASSWORD}))
+        .await
+        .assert_status(202);
+    token_mailed_to(new, "confirm-email-change")
+}
+
+#[tokio::test]
+async fn an_email_change_answers_202_mails_both_addresses_and_changes_nothing_yet() {
+    let app = TestApp::spawn().await;
+    let (old, token) = signed_in(&app, "ada").await;
+    let new = app.email("countess");
+
+    let response = app
+        .update_user(
+            &token,
+            &json!({"email": new.to_uppercase(), "current_password": PASSWORD}),
+        )
+        .await;
+
+    let body = response.assert_status(202);
+    assert_eq!(
+        body["message"],
+        "Confirm the new email address to finish the change"
+    );
+    assert_eq!(body["user"]["email"], old);
+    assert_eq!(body["pending_email"], new);
+    let confirmations = emails_about(&new, CONFIRM_SUBJECT);
+    assert_eq!(confirmations.len(), 1);
+    let confirm_token = token_mailed_to(&new, "confirm-email-change");
+    assert_eq!(confirm_token.len(), 43);
+    let notices = emails_about(&old, NOTICE_SUBJECT);
+    assert_eq!(notices.len(), 1);
+    let notice = notices[0]["body"]["text"].as_str().unwrap();
+    assert!(
+        !notice.contains(&confirm_token) && !notice.contains("#token="),
+        "{notice}"
+    );
+    // Nothing moved: the account keeps its address until the confirmation.
+    assert_eq!(app.get_user(&token).await.body["user"]["email"], old);
+    app.login(&old, PASSWORD).await.assert_ok();
+    app.login(&new, PASSWORD)
+        .await
+        .assert_error(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn confirming_moves_the_account_and_its_claim_and_verifies_the_address() {
+    let app = TestApp::spawn().await;
+    let (old, token) = signed_in(&app, "ada").await;
+    let new = app.email("countess");
+    let confirm_token = start_change(&app, &token, &new).await;
+
+    let confirmed = app.confirm_email_change(&confirm_token).await;
+
+    let body = confirmed.assert_status(200);
+    assert_eq!(body["message"], "Email address changed");
+    assert_eq!(body["user"]["email"], new);
+    assert_eq!(body["user"]["email_verified"], true);
+    app.login(&new, PASSWORD).await.assert_ok();
+    app.login(&old, PASSWORD)
+        .await
+        .assert_error(401, "invalid_credentials");
+    assert_eq!(app.count_items("EMAIL").await, 1);
+    app.confirm_email_change(&confirm_token)
+        .await
+        .assert_error(400, "invalid_email_change_token");
+    assert_eq!(
+        app.register(&old, PASSWORD, "Another Ada").await.status,
+        201
+    );
+}
+
+#[tokio::test]
+async fn the_current_password_is_needed_and_a_wrong_one_counts_toward_the_lockout() {
+    let app = TestApp::spawn().await;
+    let (old, token) = signed_in(&app, "ada").await;
+    let new = app.email("thief");
+    let before = app.snapshot().await;
+
+    let missing = app.update_user(&token, &json!({"email": new})).await;
+    missing.assert_error(400, "missing_fields");
+    assert!(missing.body["fields"]["current_password"].is_string());
+    for _ in 0..5 {
+        app.update_user(
+            &token,
+            &json!({"email": new, "current_password": "stolen token, no password"}),
+        )
+        .await
+        .assert_error(401, "invalid_credentials");
+    }
+    app.update_user(&token, &json!({"email": new, "current_password": PASSWORD}))
+        .await
+        .assert_error(429, "too_many_attempts");
+
+    app.login(&old, PASSWORD)
+        .await
+        .assert_error(429, "too_many_attempts");
+    assert!(emails_to(&new).is_empty());
+    let after: Vec<String> = app
+        .snapshot()
+        .await
+        .into_iter()
+        .filter(|item| !item.contains("LOGIN#"))
+        .collect();
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
+async fn a_taken_address_gets_409_at_once_and_no_mail() {
+    let app = TestApp::spawn().await;
+    let (_, token) = signed_in(&app, "ada").await;
+    let grace = app.email("grace");
+    app.register(&grace, PASSWORD, "Grace")
+        .await
+        .assert_status(201);
+    let before = app.snapshot().await;
+
+    let response = app
+        .update_user(
+            &token,
+            &json!({"email": grace, "name": "Not Grace", "current_password": PASSWORD}),
+        )
+        .await;
+
+    response.assert_error(409, "email_taken");
+    assert!(emails_about(&grace, CONFIRM_SUBJECT).is_empty());
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn an_address_claimed_before_the_confirmation_gets_409_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (old, token) = signed_in(&app, "ada").await;
+    let new = app.email("contested");
+    let confirm_token = start_change(&app, &token, &new).await;
+    app.register(&new, PASSWORD, "Quicker")
+        .await
+        .assert_status(201);
+
+    app.confirm_email_change(&confirm_token)
+        .await
+        .assert_error(409, "email_taken");
+
+    assert_eq!(app.get_user(&token).await.body["user"]["email"], old);
+    app.login(&old, PASSWORD).await.assert_ok();
+}
+
+#[tokio::test]
+async fn confirming_cancels_a_reset_mailed_to_the_old_address() {
+    let app = TestApp::spawn().await;
+    let (old, token) = signed_in(&app, "ada").await;
+    app.request_reset(&old).await.assert_ok();
+    let reset_token = reset_token_sent_to(&old);
+    let new = app.email("countess");
+
+    let confirm_token = start_change(&app, &token, &new).await;
+    app.confirm_email_change(&confirm_token)
+        .await
+        .assert_status(200);
+
+    app.reset_password(&reset_token, NEW_PASSWORD)
+        .await
+        .assert_error(400, "invalid_reset_token");
+    assert_eq!(app.count_items("RESET").await, 0);
+    app.login(&new, PASSWORD).await.assert_ok();
+}
+
+#[tokio::test]
+async fn a_name_alone_is_applied_at_once_and_with_an_email_it_is_applied_too() {
+    let app = TestApp::spawn().await;
+    let (old, token) = signed_in(&app, "ada").await;
+    let new = app.email("countess");
+
+    app.update_user(&token, &json!({"name": "Ada L."}))
+        .await
+        .assert_status(200);
+    let both = app
+        .update_user(
+            &token,
+            &json!({"name": "Countess", "email": new, "current_password": PASSWORD}),
+        )
+        .await;
+
+    let body = both.assert_status(202);
+    assert_eq!(body["user"]["name"], "Countess");
+    assert_eq!(body["user"]["email"], old);
+    assert_eq!(app.get_user(&token).await.body["user"]["name"], "Countess");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_ten_simultaneous_confirmations_exactly_one_succeeds() {
+    let app = Arc::new(TestApp::spawn().await);
+    let (_, token) = signed_in(&app, "ada").await;
+    let new = app.email("countess");
+    let confirm_token = start_change(&app, &token, &new).await;
+
+    let mut uses = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (app, confirm_token) = (Arc::clone(&app), confirm_token.clone());
+        uses.spawn(async move { app.confirm_email_change(&confirm_token).await });
+    }
+    let mut successes = 0;
+    while let Some(response) = uses.join_next().await {
+        let response = response.unwrap();
+        if response.status == 200 {
+            successes += 1;
+        } else {
+            response.assert_error(400, "invalid_email_change_token");
+        }
+    }
+
+    assert_eq!(successes, 1);
+    assert_eq!(app.count_items("EMAIL").await, 1);
+}
