@@ -1,12 +1,28 @@
+use accounts::config::EmailVerification;
+use serde_json::json;
+
 use crate::harness::{PASSWORD, TestApp};
 
 #[tokio::test]
-async fn delete_removes_the_user_its_claim_and_its_reset_token() {
-    let app = TestApp::spawn().await;
+async fn delete_removes_the_user_its_claim_and_every_mailed_token() {
+    // Optional verification: an account with its verification pending can
+    // log in, and so delete itself.
+    let app = TestApp::spawn_with_email_verification(EmailVerification::Optional).await;
     let email = app.email("ada");
-    let token = app.registered_token(&email).await;
+    app.register_unverified(&email, PASSWORD, "Ada")
+        .await
+        .assert_status(201);
+    let token = app.token_for(&email, PASSWORD).await;
     app.request_reset(&email).await.assert_ok();
-    assert_eq!(app.count_items("RESET").await, 1);
+    app.update_user(
+        &token,
+        &json!({"email": app.email("countess"), "current_password": PASSWORD}),
+    )
+    .await
+    .assert_status(202);
+    for kind in ["RESET", "VERIFY", "EMAIL_CHANGE"] {
+        assert_eq!(app.count_items(kind).await, 1, "a {kind} token is pending");
+    }
 
     let response = app.delete_user(&token).await;
 
@@ -15,7 +31,7 @@ async fn delete_removes_the_user_its_claim_and_its_reset_token() {
         response.body["message"],
         "User profile deleted successfully"
     );
-    for kind in ["USER", "EMAIL", "RESET"] {
+    for kind in ["USER", "EMAIL", "RESET", "VERIFY", "EMAIL_CHANGE"] {
         assert_eq!(app.count_items(kind).await, 0, "{kind} items remain");
     }
 }

@@ -15,7 +15,9 @@ async fn setup() -> (TestApp, String, Vec<Route>) {
         Route::Login,
         Route::RequestReset,
         Route::ResetPassword("A".repeat(43)),
+        Route::RequestVerification,
         Route::UpdateUser,
+        Route::ChangePassword,
     ];
     (app, token, routes)
 }

@@ -50,8 +50,20 @@ async fn every_route_answers_503_promptly_and_writes_nothing_when_dynamodb_is_un
             None,
             json!({"password": "a brand new passphrase"}),
         ),
+        (Route::VerifyEmail("A".repeat(43)), None, Value::Null),
+        (Route::ConfirmEmailChange("A".repeat(43)), None, Value::Null),
+        (
+            Route::ChangePassword,
+            Some(&token),
+            json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"}),
+        ),
         (Route::GetUser, Some(&token), Value::Null),
         (Route::UpdateUser, Some(&token), json!({"name": "Changed"})),
+        (
+            Route::UpdateUser,
+            Some(&token),
+            json!({"email": app.email("moved"), "current_password": PASSWORD}),
+        ),
         (Route::DeleteUser, Some(&token), Value::Null),
         (Route::ListUsers(vec![]), Some(&token), Value::Null),
     ];
@@ -69,8 +81,9 @@ async fn every_route_answers_503_promptly_and_writes_nothing_when_dynamodb_is_un
         );
         assert!(elapsed < PROMPT, "{route:?} took {elapsed:?}");
     }
-    // A reset request answers alike whatever happens inside (below).
+    // The mail requests answer alike whatever happens inside (below).
     down.request_reset(&email).await.assert_ok();
+    down.request_verification(&email).await.assert_ok();
     assert_eq!(
         app.snapshot().await,
         before,
