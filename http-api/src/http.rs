@@ -207,7 +207,6 @@ impl<'de> Deserialize<'de> for JsonObjectMembers {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header (scheme in any case).
 /// The stored form (SHA-256) of the mailed token in the path's `{token}`;
 /// `invalid` when it is not shaped like one this API mails, before any read.
 pub fn mailed_token_hash(request: &Request, invalid: ApiError) -> Result<String, ApiError> {
@@ -219,6 +218,7 @@ pub fn mailed_token_hash(request: &Request, invalid: ApiError) -> Result<String,
         .ok_or(invalid)
 }
 
+/// The token of an `Authorization: Bearer <token>` header (scheme in any case).
 pub fn bearer_token(request: &Request) -> Result<&str, ApiError> {
     let header = request
         .headers()

@@ -1,7 +1,8 @@
 //! The SES mailer: every mail the API sends is composed here. A crate of
-//! its own, linked only by the functions that send mail: a cargo feature of `accounts` would be switched on for every
-//! function whenever they are built together (features unify), and the
-//! functions are built together, in one cargo run per architecture.
+//! its own, linked only by the functions that send mail: a cargo feature of
+//! `accounts` would be switched on for every function whenever they are
+//! built together (features unify), and the functions are built together,
+//! in one cargo run per architecture.
 
 pub mod alike;
 
