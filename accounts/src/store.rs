@@ -44,8 +44,8 @@ use crate::error::{ApiError, cause_chain, sdk_error};
 
 pub use lockout::{LOCKOUT_THRESHOLD, LoginAttempt};
 pub use mail_tokens::{
-    EMAIL_CHANGE_TTL_SECONDS, NewToken, PendingTokens, SendLimit, TokenKind, TokenTicket,
-    VERIFICATION_TTL_SECONDS,
+    EMAIL_CHANGE_TTL_SECONDS, EMAIL_CHANGES_PER_DAY, Issue, NewToken, PendingTokens, SendLimit,
+    TokenKind, TokenTicket, VERIFICATION_TTL_SECONDS,
 };
 pub use sessions::Session;
 pub use users::{UserPage, user_item};

@@ -20,7 +20,7 @@ use accounts::domain::Email;
 use accounts::error::cause_chain;
 use accounts::mail_token;
 use accounts::sdk;
-use accounts::store::{NewToken, StoredUser, TokenKind, UserStore};
+use accounts::store::{Issue, NewToken, StoredUser, TokenKind, UserStore};
 use aws_sdk_ses::error::ProvideErrorMetadata;
 use http_api::AppState;
 use http_api::state::public_url;
@@ -56,8 +56,11 @@ pub struct TokenMail<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Issued {
     Sent,
-    /// The kind's send limit held it back; the earlier token stays valid.
-    Withheld,
+    /// The kind's send limit holds it back this long; the earlier token
+    /// stays valid.
+    Withheld {
+        retry_after_seconds: u64,
+    },
 }
 
 /// Sends the API's mails through SES. Every mail is built by `Mail::compose`.
@@ -263,8 +266,13 @@ impl Mailer {
             sent_to,
             expires_at: now + ttl_seconds,
         };
-        if !store.issue_token(user, new_token, now).await? {
-            return Ok(Issued::Withheld);
+        if let Issue::Withheld {
+            retry_after_seconds,
+        } = store.issue_token(user, new_token, now).await?
+        {
+            return Ok(Issued::Withheld {
+                retry_after_seconds,
+            });
         }
         if let Err(error) = self.send(request, sent_to, &compose(&token)).await {
             let sends_before = user.pending.sends(kind);

@@ -232,3 +232,31 @@ async fn of_ten_simultaneous_confirmations_exactly_one_succeeds() {
     assert_eq!(successes, 1);
     assert_eq!(app.count_items("EMAIL").await, 1);
 }
+
+#[tokio::test]
+async fn an_eleventh_email_change_in_a_day_gets_429_and_sends_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, token) = signed_in(&app, "ada").await;
+    let user_id = app.user_id(&token).await;
+    let now = accounts::clock::unix_now();
+    let ten: Vec<u64> = (0..10).map(|i| now - 80_000 + i).collect();
+    app.set_numbers(
+        &format!("USER#{user_id}"),
+        "USER",
+        "email_change_sends",
+        &ten,
+    )
+    .await;
+    let target = app.email("mailbombed");
+    let before = app.snapshot().await;
+
+    let refused = app
+        .update_user(&token, &json!({"email": target, "current_password": PASSWORD}))
+        .await;
+
+    refused.assert_error(429, "too_many_attempts");
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((6_300..=6_400).contains(&retry_after), "{retry_after}");
+    assert!(emails_to(&target).is_empty());
+    assert_eq!(app.snapshot().await, before);
+}

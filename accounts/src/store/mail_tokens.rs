@@ -75,6 +75,8 @@ const DAY_SECONDS: u64 = 24 * 3600;
 pub const VERIFICATION_TTL_SECONDS: u64 = DAY_SECONDS;
 /// An email-change link works for an hour (API.md, "Update").
 pub const EMAIL_CHANGE_TTL_SECONDS: u64 = 3600;
+/// Email changes a user may start in a day.
+pub const EMAIL_CHANGES_PER_DAY: usize = 10;
 
 /// How often mail of one kind may go to one user.
 #[derive(Debug, Clone, Copy)]
@@ -86,9 +88,9 @@ pub struct SendLimit {
 
 impl TokenKind {
     /// API.md: a reset mail at most once a minute; a verification mail at
-    /// most once a minute and five times a day; an email change needs the
-    /// current password each time (counted by the login lockout), so its
-    /// mails have no limit of their own.
+    /// most once a minute and five times a day. An email change needs the
+    /// current password each time, but a user who knows it could still
+    /// mail any address over and over: ten a day.
     pub fn send_limit(self) -> SendLimit {
         match self {
             TokenKind::PasswordReset => SendLimit {
@@ -101,7 +103,7 @@ impl TokenKind {
             },
             TokenKind::EmailChange => SendLimit {
                 min_interval_seconds: 0,
-                per_day: None,
+                per_day: Some(EMAIL_CHANGES_PER_DAY),
             },
         }
     }
@@ -147,28 +149,49 @@ impl PendingTokens {
         Ok(pending)
     }
 
-    /// The send times to store after a mail at `now`, or `None` when `limit`
-    /// withholds it.
-    fn after_send(&self, kind: TokenKind, limit: SendLimit, now: u64) -> Option<Vec<u64>> {
+    /// The send times to store after a mail at `now`, or, when `limit`
+    /// withholds it, the time from which a mail may go.
+    fn after_send(&self, kind: TokenKind, limit: SendLimit, now: u64) -> Result<Vec<u64>, u64> {
         let mut recent: Vec<u64> = self
             .sends(kind)
             .iter()
             .copied()
             .filter(|sent| sent + DAY_SECONDS > now)
             .collect();
-        let too_soon = recent
+        let interval_ends = recent
             .last()
-            .is_some_and(|last| last + limit.min_interval_seconds > now);
+            .map_or(now, |last| last + limit.min_interval_seconds);
         let Some(per_day) = limit.per_day else {
             // Only the last send matters: the list stays one long.
-            return (!too_soon).then(|| vec![now]);
+            return if interval_ends > now {
+                Err(interval_ends)
+            } else {
+                Ok(vec![now])
+            };
         };
-        if too_soon || recent.len() >= per_day {
-            return None;
+        // The oldest of the day's sends that must age out for one more.
+        let day_ends = recent
+            .len()
+            .checked_sub(per_day)
+            .and_then(|excess| recent.get(excess))
+            .map_or(now, |oldest| oldest + DAY_SECONDS);
+        let allowed_from = interval_ends.max(day_ends);
+        if allowed_from > now {
+            return Err(allowed_from);
         }
         recent.push(now);
-        Some(recent)
+        Ok(recent)
     }
+}
+
+/// What became of a token to store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issue {
+    /// Stored: its mail is due.
+    Stored,
+    /// The kind's send limit holds the mail back this long; the earlier
+    /// token stays valid.
+    Withheld { retry_after_seconds: u64 },
 }
 
 /// A stored token: whose it is, where it was mailed and until when it is valid.
@@ -206,19 +229,24 @@ impl UserStore {
     }
 
     /// Stores `token` for `user`, replacing its previous token of that kind,
-    /// unless the kind's send limit withholds the mail (then nothing changes). Returns
-    /// whether it was stored, and so a mail is due. The condition on the
-    /// send times read makes the limit hold under concurrent requests: of
-    /// those that read the same state, one writes.
+    /// unless the kind's send limit withholds the mail (then nothing
+    /// changes). The condition on the send times read makes the limit hold
+    /// under concurrent requests: of those that read the same state, one
+    /// writes, and the others are withheld.
     pub async fn issue_token(
         &self,
         user: &StoredUser,
         token: NewToken<'_>,
         now: u64,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<Issue, ApiError> {
         let kind = token.kind;
-        let Some(sends) = user.pending.after_send(kind, kind.send_limit(), now) else {
-            return Ok(false);
+        let sends = match user.pending.after_send(kind, kind.send_limit(), now) {
+            Ok(sends) => sends,
+            Err(allowed_from) => {
+                return Ok(Issue::Withheld {
+                    retry_after_seconds: allowed_from - now,
+                });
+            }
         };
         let mut user_update = Update::builder()
             .table_name(&self.table)
@@ -246,10 +274,13 @@ impl UserStore {
         if let Some(previous) = user.pending.hash(kind) {
             items.push(self.delete_token_item(kind, previous)?);
         }
-        Ok(matches!(
-            self.transact(items).await?,
-            Transaction::Committed
-        ))
+        Ok(match self.transact(items).await? {
+            Transaction::Committed => Issue::Stored,
+            // Another request mailed meanwhile.
+            Transaction::ConditionFailed(_) => Issue::Withheld {
+                retry_after_seconds: kind.send_limit().min_interval_seconds.max(1),
+            },
+        })
     }
 
     /// Withdraws a token whose mail could not be sent, so no usable token
@@ -528,6 +559,23 @@ impl UserStore {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ten_email_changes_a_day() {
+        let kind = TokenKind::EmailChange;
+        let limit = kind.send_limit();
+        let nine: Vec<u64> = (1..=9).collect();
+        assert!(
+            with_sends(kind, nine.clone())
+                .after_send(kind, limit, 100)
+                .is_ok()
+        );
+        let ten: Vec<u64> = (1..=10).collect();
+        assert_eq!(
+            with_sends(kind, ten).after_send(kind, limit, 100),
+            Err(1 + DAY_SECONDS)
+        );
+    }
+
     const LIMIT: SendLimit = SendLimit {
         min_interval_seconds: 60,
         per_day: Some(5),
@@ -545,18 +593,21 @@ mod tests {
         let now = 100_000;
         assert_eq!(
             PendingTokens::default().after_send(kind, LIMIT, now),
-            Some(vec![now])
+            Ok(vec![now])
         );
         assert_eq!(
             with_sends(kind, vec![now - 59]).after_send(kind, LIMIT, now),
-            None
+            Err(now + 1)
         );
         assert_eq!(
             with_sends(kind, vec![now - 60]).after_send(kind, LIMIT, now),
-            Some(vec![now - 60, now])
+            Ok(vec![now - 60, now])
         );
         let five = vec![now - 5000, now - 4000, now - 3000, now - 2000, now - 1000];
-        assert_eq!(with_sends(kind, five).after_send(kind, LIMIT, now), None);
+        assert_eq!(
+            with_sends(kind, five).after_send(kind, LIMIT, now),
+            Err(now - 5000 + DAY_SECONDS)
+        );
         let old_and_four = vec![
             now - DAY_SECONDS,
             now - 4000,
@@ -566,7 +617,7 @@ mod tests {
         ];
         assert_eq!(
             with_sends(kind, old_and_four).after_send(kind, LIMIT, now),
-            Some(vec![now - 4000, now - 3000, now - 2000, now - 1000, now])
+            Ok(vec![now - 4000, now - 3000, now - 2000, now - 1000, now])
         );
     }
 
@@ -576,11 +627,11 @@ mod tests {
         let limit = kind.send_limit();
         assert_eq!(
             with_sends(kind, vec![1000]).after_send(kind, limit, 1030),
-            None
+            Err(1060)
         );
         assert_eq!(
             with_sends(kind, vec![1000]).after_send(kind, limit, 1060),
-            Some(vec![1060])
+            Ok(vec![1060])
         );
     }
 
@@ -589,7 +640,7 @@ mod tests {
         let pending = with_sends(TokenKind::PasswordReset, vec![99_990]);
         assert_eq!(
             pending.after_send(TokenKind::EmailVerification, LIMIT, 100_000),
-            Some(vec![100_000])
+            Ok(vec![100_000])
         );
     }
 }

@@ -49,7 +49,7 @@ async fn send_reset(
         .await?;
     match issued {
         Issued::Sent => tracing::info!("reset email sent"),
-        Issued::Withheld => {
+        Issued::Withheld { .. } => {
             tracing::info!("reset email withheld: one was sent less than a minute ago");
         }
     }

@@ -12,7 +12,7 @@ use http_api::field;
 use http_api::http::{json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use mailer::{Mail, MailingState, TokenMail};
+use mailer::{Issued, Mail, MailingState, TokenMail};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -109,7 +109,7 @@ async fn update_user(
         if state.store.email_is_claimed(new_email).await? {
             return Err(ApiError::EmailTaken);
         }
-        mailing
+        let issued = mailing
             .mailer
             .issue_and_send(
                 &state.store,
@@ -126,6 +126,15 @@ async fn update_user(
                 },
             )
             .await?;
+        if let Issued::Withheld {
+            retry_after_seconds,
+        } = issued
+        {
+            tracing::info!("email change refused: ten today already");
+            return Err(ApiError::TooManyAttempts {
+                retry_after_seconds,
+            });
+        }
         let notice = Mail::EmailChangeRequested { new_email };
         if let Err(error) = mailing
             .mailer
