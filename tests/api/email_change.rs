@@ -251,7 +251,10 @@ async fn an_eleventh_email_change_in_a_day_gets_429_and_sends_nothing() {
     let before = app.snapshot().await;
 
     let refused = app
-        .update_user(&token, &json!({"email": target, "current_password": PASSWORD}))
+        .update_user(
+            &token,
+            &json!({"email": target, "current_password": PASSWORD}),
+        )
         .await;
 
     refused.assert_error(429, "too_many_attempts");

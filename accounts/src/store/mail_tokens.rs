@@ -412,15 +412,15 @@ impl UserStore {
     }
 
     /// Consumes a verification token and marks the address it reached
-    /// verified. `InvalidVerificationToken` if it was used, replaced or
-    /// expired meanwhile, or the address changed since it was mailed.
+    /// verified; returns the update's `updated_at`. `InvalidVerificationToken`
+    /// if it was used, replaced or expired meanwhile, or the address changed
+    /// since it was mailed.
     pub async fn verify_email(
         &self,
         token_hash: &str,
         ticket: &TokenTicket,
-        user: &User,
         now: u64,
-    ) -> Result<User, ApiError> {
+    ) -> Result<String, ApiError> {
         let kind = TokenKind::EmailVerification;
         let updated_at = rfc3339(now);
         let update = Update::builder()
@@ -433,11 +433,7 @@ impl UserStore {
             .consume(kind, token_hash, ticket, now, &ticket.sent_to, update)?
             .to_vec();
         match self.transact(items).await? {
-            Transaction::Committed => Ok(User {
-                email_verified: true,
-                updated_at,
-                ..user.clone()
-            }),
+            Transaction::Committed => Ok(updated_at),
             Transaction::ConditionFailed(_) => Err(kind.invalid()),
         }
     }

@@ -338,7 +338,12 @@ async fn create_verified(store: &UserStore, new_user: NewUser) -> Result<User, A
         .find_token(TokenKind::EmailVerification, &token_hash, now)
         .await?
         .ok_or_else(|| ApiError::unexpected("the verification token just stored is missing"))?;
-    store.verify_email(&token_hash, &ticket, &user, now).await
+    let updated_at = store.verify_email(&token_hash, &ticket, now).await?;
+    Ok(User {
+        email_verified: true,
+        updated_at,
+        ..user
+    })
 }
 
 fn uuid_fragment() -> String {
