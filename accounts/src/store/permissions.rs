@@ -121,9 +121,9 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 17] = [
     (
         "verify-email",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "VERIFY#*", "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "VERIFY#*"]),
+            // One conditional update consumes the token (its item goes by TTL).
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
-            table(&["dynamodb:DeleteItem"], &["VERIFY#*"]),
         ],
     ),
     (
