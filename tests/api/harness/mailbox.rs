@@ -50,6 +50,22 @@ pub fn token_mailed_to(address: &str, page: &str) -> String {
     after.split_whitespace().next().expect("a token").to_owned()
 }
 
+/// The tokens of the links to `page` in every email sent to `address`,
+/// newest first. Tests that share a fixed address (on tables of their own)
+/// share its mailbox: a test tries these until one is its own.
+pub fn tokens_mailed_to(address: &str, page: &str) -> Vec<String> {
+    let marker = format!("/{page}#token=");
+    emails_to(address)
+        .iter()
+        .rev()
+        .filter_map(|email| {
+            let text = email["body"]["text"].as_str()?;
+            let (_, after) = text.split_once(&marker)?;
+            Some(after.split_whitespace().next()?.to_owned())
+        })
+        .collect()
+}
+
 /// The reset token in the last email sent to `address`.
 #[track_caller]
 pub fn reset_token_sent_to(address: &str) -> String {
