@@ -37,12 +37,14 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Delete, Put, ReturnValue, TransactWriteItem,
+};
 
 use crate::domain::{Email, User, UserId, UserName};
 use crate::error::{ApiError, cause_chain, sdk_error};
 
-pub use lockout::{LOCKOUT_THRESHOLD, LoginAttempt};
+pub use lockout::LOCKOUT_THRESHOLD;
 pub use mail_tokens::{
     EMAIL_CHANGE_TTL_SECONDS, EMAIL_CHANGES_PER_DAY, Issue, NewToken, PendingTokens, SendLimit,
     TokenKind, TokenTicket, VERIFICATION_TTL_SECONDS,
@@ -199,6 +201,17 @@ async fn update_if(request: UpdateItemFluentBuilder) -> Result<Option<UpdateItem
         }
         Err(error) => Err(sdk_error(error)),
     }
+}
+
+/// Sends a conditional update of a user item; the user as updated, or
+/// `None` when its condition failed.
+async fn updated_user(request: UpdateItemFluentBuilder) -> Result<Option<User>, ApiError> {
+    update_if(request.return_values(ReturnValue::AllNew))
+        .await?
+        .and_then(|output| output.attributes)
+        .as_ref()
+        .map(user_from_item)
+        .transpose()
 }
 
 /// Sends a request again, a bounded number of times, while it meets a

@@ -6,6 +6,7 @@ use accounts::refresh_token::RefreshToken;
 use accounts::store::session_items::SessionRecord;
 use accounts::token::{IssuedToken, TokenSigner};
 use accounts::{ApiError, Config, sdk};
+use aws_config::SdkConfig;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
@@ -38,15 +39,17 @@ struct TokensBody<'a> {
 }
 
 impl SigningState {
-    /// The key set and the private keys are read side by side.
     pub async fn from_env() -> Result<Self, Error> {
-        let config = Config::from_env()?;
+        Self::load(Config::from_env()?, &sdk::defaults().load().await).await
+    }
+
+    /// The key set and the private keys are read side by side.
+    pub async fn load(config: Config, aws: &SdkConfig) -> Result<Self, Error> {
         let secret_id = signing_keys::secret_id_from_env()?;
-        let aws = sdk::defaults().load().await;
         let tokens = TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds);
         let (app, signer) = tokio::join!(
-            AppState::load(config, &aws),
-            Signer::load(KeyVault::new(&aws, &secret_id), tokens)
+            AppState::load(config, aws),
+            Signer::load(KeyVault::new(aws, &secret_id), tokens)
         );
         Ok(Self { app: app?, signer })
     }

@@ -42,15 +42,6 @@ const ABANDONED_ATTEMPT_MS: u64 = 30_000;
 const RESERVE_TRIES: u32 = 3;
 const LOGIN_SK: &str = "LOGIN";
 
-/// The answer to "may this login check the password?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginAttempt {
-    /// Yes: this is the `number`-th attempt since the count last started.
-    Granted { number: u64 },
-    /// No: the address is locked, or enough attempts are in flight already.
-    Refused { retry_after_seconds: u64 },
-}
-
 /// How long the `attempt`-th consecutive failure locks the address.
 pub fn lockout_seconds(attempt: u64) -> Option<u64> {
     let exponent = attempt.checked_sub(LOCKOUT_THRESHOLD)?;
@@ -83,23 +74,20 @@ fn live_count(item: &Item, now_ms: u64) -> Option<(u64, Option<u64>)> {
 }
 
 impl UserStore {
-    /// Reserves one password check for `email`, or says how long to wait.
-    pub async fn reserve_login_attempt(
-        &self,
-        email: &Email,
-        now_ms: u64,
-    ) -> Result<LoginAttempt, ApiError> {
+    /// Reserves one password check for `email`: its number since the count
+    /// last started, or `TooManyAttempts` with how long to wait.
+    pub async fn reserve_login_attempt(&self, email: &Email, now_ms: u64) -> Result<u64, ApiError> {
         for _ in 0..RESERVE_TRIES {
             if self.start_count(email, now_ms).await? {
-                return Ok(LoginAttempt::Granted { number: 1 });
+                return Ok(1);
             }
             match self.count_attempt(email, now_ms).await? {
-                Ok(number) => return Ok(LoginAttempt::Granted { number }),
+                Ok(number) => return Ok(number),
                 Err(current) => {
                     if let Some((_, locked_until_ms)) =
                         current.as_ref().and_then(|item| live_count(item, now_ms))
                     {
-                        return Ok(LoginAttempt::Refused {
+                        return Err(ApiError::TooManyAttempts {
                             retry_after_seconds: retry_after(locked_until_ms, now_ms),
                         });
                     }
@@ -107,7 +95,7 @@ impl UserStore {
                 }
             }
         }
-        Ok(LoginAttempt::Refused {
+        Err(ApiError::TooManyAttempts {
             retry_after_seconds: 1,
         })
     }
@@ -248,16 +236,7 @@ impl UserStore {
         password: SecretString,
     ) -> Result<(), ApiError> {
         let email = &user.user.email;
-        let attempt = match self.reserve_login_attempt(email, unix_now_ms()).await? {
-            LoginAttempt::Granted { number } => number,
-            LoginAttempt::Refused {
-                retry_after_seconds,
-            } => {
-                return Err(ApiError::TooManyAttempts {
-                    retry_after_seconds,
-                });
-            }
-        };
+        let attempt = self.reserve_login_attempt(email, unix_now_ms()).await?;
         if password::verify(password, Some(user.password_hash.clone())).await? {
             return Ok(());
         }

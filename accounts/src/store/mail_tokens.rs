@@ -6,13 +6,13 @@
 //! one transaction that deletes the token item on condition that it is
 //! still there: of concurrent uses exactly one succeeds.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
 use super::session_items::{SessionRecord, session_item};
 use super::users::{USER_SK, email_claim_item};
 use super::{
     Item, StoredUser, Transaction, UserStore, email_pk, key, n, number_attr, rfc3339, s,
-    string_attr, update_if, user_from_item, user_id_attr, user_pk,
+    string_attr, updated_user, user_id_attr, user_pk,
 };
 use crate::config::SessionPolicy;
 use crate::domain::{Email, User, UserId};
@@ -440,15 +440,8 @@ impl UserStore {
             .expression_attribute_values(":verified", AttributeValue::Bool(true))
             .expression_attribute_values(":updated_at", s(&rfc3339(now)))
             .expression_attribute_values(":token_hash", s(token_hash))
-            .expression_attribute_values(":sent_to", s(ticket.sent_to.as_str()))
-            .return_values(ReturnValue::AllNew);
-        update_if(request)
-            .await?
-            .and_then(|output| output.attributes)
-            .as_ref()
-            .map(user_from_item)
-            .transpose()?
-            .ok_or_else(|| kind.invalid())
+            .expression_attribute_values(":sent_to", s(ticket.sent_to.as_str()));
+        updated_user(request).await?.ok_or_else(|| kind.invalid())
     }
 
     /// Consumes an email-change token: the user moves to the address the

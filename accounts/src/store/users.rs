@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 
 use super::mail_tokens::{NewToken, TokenKind};
 use super::schema::{INDEX_PARTITION_KEY, INDEX_SORT_KEY, USERS_BY_CREATION_INDEX};
 use super::{
     Item, NewUser, StoredUser, Transaction, User, UserStore, email_pk, key, n, rfc3339, s,
-    stored_user_from_item, update_if, user_from_item, user_id_attr, user_pk,
+    stored_user_from_item, updated_user, user_from_item, user_id_attr, user_pk,
 };
 use crate::clock::unix_now;
 use crate::domain::{Email, UserId, UserName};
@@ -108,15 +108,8 @@ impl UserStore {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":name", s(updated.name.as_str()))
-            .expression_attribute_values(":updated_at", s(&updated.updated_at))
-            .return_values(ReturnValue::AllNew);
-        update_if(request)
-            .await?
-            .and_then(|output| output.attributes)
-            .as_ref()
-            .map(user_from_item)
-            .transpose()?
-            .ok_or(ApiError::UserNotFound)
+            .expression_attribute_values(":updated_at", s(&updated.updated_at));
+        updated_user(request).await?.ok_or(ApiError::UserNotFound)
     }
 
     /// Removes the user, its email claim and its mailed tokens in one
@@ -232,14 +225,8 @@ impl UserStore {
             .update_expression("SET admin = :admin, updated_at = :updated_at")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":admin", AttributeValue::Bool(admin))
-            .expression_attribute_values(":updated_at", s(&rfc3339(unix_now())))
-            .return_values(ReturnValue::AllNew);
-        update_if(request)
-            .await?
-            .and_then(|output| output.attributes)
-            .as_ref()
-            .map(user_from_item)
-            .transpose()
+            .expression_attribute_values(":updated_at", s(&rfc3339(unix_now())));
+        updated_user(request).await
     }
 
     pub(super) fn delete_claim(

@@ -11,7 +11,7 @@ use accounts::domain::Password;
 use accounts::error::cause_chain;
 use accounts::sdk;
 use accounts::store::session_items::SessionRecord;
-use accounts::{ApiError, password};
+use accounts::{ApiError, Config, password};
 use http_api::field;
 use http_api::http::{parse_body, respond};
 use http_api::signing::SigningState;
@@ -36,10 +36,10 @@ pub struct ChangePasswordState {
 
 impl ChangePasswordState {
     pub async fn from_env() -> Result<Self, Error> {
-        let mail = MailConfig::from_env()?;
-        let (signing, aws) = tokio::join!(SigningState::from_env(), sdk::defaults().load());
+        let (config, mail) = (Config::from_env()?, MailConfig::from_env()?);
+        let aws = sdk::defaults().load().await;
         Ok(Self {
-            signing: signing?,
+            signing: SigningState::load(config, &aws).await?,
             mailer: Mailer::new(&aws, &mail),
         })
     }

@@ -12,7 +12,6 @@
 use accounts::clock::{unix_now, unix_now_ms};
 use accounts::config::EmailVerification;
 use accounts::domain::Email;
-use accounts::store::LoginAttempt;
 use accounts::store::session_items::{MAX_LIVE_SESSIONS, SessionRecord};
 use accounts::{ApiError, password};
 use http_api::AppState;
@@ -50,20 +49,10 @@ async fn login(signing: &SigningState, request: &Request) -> Result<Response<Bod
     // The attempt is reserved before anything else: a locked address gets
     // its 429 before the user is read, so the answer takes the same time
     // whether or not the address is registered.
-    let attempt = match state
+    let attempt = state
         .store
         .reserve_login_attempt(&email, unix_now_ms())
-        .await?
-    {
-        LoginAttempt::Granted { number } => number,
-        LoginAttempt::Refused {
-            retry_after_seconds,
-        } => {
-            return Err(ApiError::TooManyAttempts {
-                retry_after_seconds,
-            });
-        }
-    };
+        .await?;
     let stored = state.store.find_by_email(&email).await?;
     let stored_hash = stored.as_ref().map(|stored| stored.password_hash.clone());
     let verified = password::verify(password, stored_hash).await?;

@@ -102,11 +102,12 @@ async fn update_user(
             .store
             .check_current_password(current, password.clone())
             .await?;
-        state
-            .store
-            .clear_login_failures(&current.user.email)
-            .await?;
-        if state.store.email_is_claimed(new_email).await? {
+        let (cleared, claimed) = tokio::join!(
+            state.store.clear_login_failures(&current.user.email),
+            state.store.email_is_claimed(new_email),
+        );
+        cleared?;
+        if claimed? {
             return Err(ApiError::EmailTaken);
         }
         let issued = mailing
