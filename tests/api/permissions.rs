@@ -59,13 +59,7 @@ fn strings(value: &Yaml) -> Vec<String> {
 /// The DynamoDB permissions a function's policies in template.yaml grant.
 fn granted(function: &Yaml) -> BTreeSet<Permission> {
     let mut permissions = BTreeSet::new();
-    let policies = function["Properties"]["Policies"]
-        .as_sequence()
-        .expect("Policies");
-    for statement in policies
-        .iter()
-        .flat_map(|policy| policy["Statement"].as_sequence().expect("Statement"))
-    {
+    for statement in policy_statements(function) {
         assert_eq!(statement["Effect"].as_str(), Some("Allow"));
         let actions: Vec<String> = strings(&statement["Action"])
             .into_iter()
@@ -97,32 +91,48 @@ fn granted(function: &Yaml) -> BTreeSet<Permission> {
     permissions
 }
 
-#[test]
-fn the_template_grants_each_function_exactly_the_listed_dynamodb_permissions() {
+/// Every function of template.yaml: its binary name and its resource.
+fn template_functions() -> Vec<(String, Yaml)> {
     let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
     let template: Yaml = serde_norway::from_str(&text).unwrap();
-    let mut seen = BTreeSet::new();
-    for resource in template["Resources"]
+    template["Resources"]
         .as_mapping()
         .expect("Resources")
         .values()
-    {
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        let function = resource["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .expect("a binary name");
+        .filter(|resource| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|resource| {
+            let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .expect("a binary name");
+            (binary.to_owned(), resource.clone())
+        })
+        .collect()
+}
+
+/// Every statement of a function resource's policies.
+fn policy_statements(function: &Yaml) -> Vec<&Yaml> {
+    function["Properties"]["Policies"]
+        .as_sequence()
+        .expect("Policies")
+        .iter()
+        .flat_map(|policy| policy["Statement"].as_sequence().expect("Statement"))
+        .collect()
+}
+
+#[test]
+fn the_template_grants_each_function_exactly_the_listed_dynamodb_permissions() {
+    let mut seen = BTreeSet::new();
+    for (function, resource) in template_functions() {
         let (_, grants) = FUNCTION_GRANTS
             .iter()
             .find(|(name, _)| *name == function)
             .unwrap_or_else(|| panic!("{function} has no grants in accounts::store::permissions"));
         assert_eq!(
-            granted(resource),
+            granted(&resource),
             listed(grants),
             "template.yaml's DynamoDB permissions of {function}"
         );
-        seen.insert(function.to_owned());
+        seen.insert(function);
     }
     let every: BTreeSet<String> = FUNCTIONS.iter().map(|f| (*f).to_owned()).collect();
     assert_eq!(seen, every, "every function is in the template");
@@ -343,29 +353,16 @@ const MAILERS: [&str; 6] = [
 
 #[test]
 fn only_the_functions_that_send_mail_may_call_ses_and_only_send() {
-    let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
-    let template: Yaml = serde_norway::from_str(&text).unwrap();
     let mut mailers = BTreeSet::new();
-    for resource in template["Resources"]
-        .as_mapping()
-        .expect("Resources")
-        .values()
-        .filter(|resource| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
-    {
-        let function = resource["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .expect("a binary name");
-        let ses_actions: Vec<String> = resource["Properties"]["Policies"]
-            .as_sequence()
-            .expect("Policies")
-            .iter()
-            .flat_map(|policy| policy["Statement"].as_sequence().expect("Statement"))
+    for (function, resource) in template_functions() {
+        let ses_actions: Vec<String> = policy_statements(&resource)
+            .into_iter()
             .flat_map(|statement| strings(&statement["Action"]))
             .filter(|action| action.starts_with("ses:"))
             .collect();
         if !ses_actions.is_empty() {
             assert_eq!(ses_actions, ["ses:SendEmail"], "{function}");
-            mailers.insert(function.to_owned());
+            mailers.insert(function);
         }
     }
     assert_eq!(mailers, MAILERS.iter().map(|m| (*m).to_owned()).collect());
@@ -373,23 +370,10 @@ fn only_the_functions_that_send_mail_may_call_ses_and_only_send() {
 
 #[test]
 fn only_the_signing_functions_may_read_the_private_keys() {
-    let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
-    let template: Yaml = serde_norway::from_str(&text).unwrap();
     let mut signers = BTreeSet::new();
-    for resource in template["Resources"]
-        .as_mapping()
-        .expect("Resources")
-        .values()
-        .filter(|resource| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
-    {
-        let function = resource["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .expect("a binary name");
-        let statements: Vec<&Yaml> = resource["Properties"]["Policies"]
-            .as_sequence()
-            .expect("Policies")
-            .iter()
-            .flat_map(|policy| policy["Statement"].as_sequence().expect("Statement"))
+    for (function, resource) in template_functions() {
+        let statements: Vec<&Yaml> = policy_statements(&resource)
+            .into_iter()
             .filter(|statement| {
                 strings(&statement["Action"])
                     .iter()
@@ -420,8 +404,9 @@ fn only_the_signing_functions_may_read_the_private_keys() {
             format!("{variable:?}").contains("SigningKeys"),
             "{function}: {variable:?}"
         );
-        signers.insert(function.to_owned());
+        signers.insert(function);
     }
     assert_eq!(signers, BTreeSet::from(SIGNERS.map(str::to_owned)));
+    let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
     assert!(!text.to_lowercase().contains("jwt_secret"));
 }

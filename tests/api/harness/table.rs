@@ -54,6 +54,14 @@ impl TestApp {
         items
     }
 
+    /// `snapshot` without the login lockout items: what a refused password
+    /// may change is the count alone.
+    pub async fn snapshot_without_lockouts(&self) -> Vec<String> {
+        let mut items = self.snapshot().await;
+        items.retain(|item| !item.contains("LOGIN#"));
+        items
+    }
+
     /// How many items of each kind (`sk`, or its prefix before `#`) the table holds.
     pub async fn count_items(&self, kind: &str) -> usize {
         self.items()

@@ -263,32 +263,14 @@ async fn new_session(
     Ok(session)
 }
 
+/// Users as one that registered and used the verification link.
 async fn create_users(
     store: &UserStore,
     emails: Vec<String>,
     password_hash: &str,
 ) -> Result<Vec<User>, Box<dyn std::error::Error>> {
-    let mut users = Vec::with_capacity(emails.len());
-    for chunk in emails.chunks(CONCURRENCY) {
-        let mut writes = JoinSet::new();
-        for (i, email) in chunk.iter().enumerate() {
-            let new_user = NewUser {
-                email: Email::parse(email)?,
-                name: UserName::parse("Bench User")?,
-                password_hash: password_hash.to_owned(),
-            };
-            let store = store.clone();
-            writes.spawn(async move { (i, create_verified(&store, new_user).await) });
-        }
-        let mut created: Vec<(usize, User)> = Vec::with_capacity(chunk.len());
-        while let Some(joined) = writes.join_next().await {
-            let (i, user) = joined?;
-            created.push((i, user?));
-        }
-        created.sort_by_key(|(i, _)| *i);
-        users.extend(created.into_iter().map(|(_, user)| user));
-    }
-    Ok(users)
+    let accounts = create_accounts(store, emails, password_hash, true).await?;
+    Ok(accounts.into_iter().map(|(user, _)| user).collect())
 }
 
 /// Users as registered, verification link unused: each with its token.
@@ -296,6 +278,18 @@ async fn create_unverified(
     store: &UserStore,
     emails: Vec<String>,
     password_hash: &str,
+) -> Result<Vec<(User, SecretString)>, Box<dyn std::error::Error>> {
+    create_accounts(store, emails, password_hash, false).await
+}
+
+/// Registers a user per address, `CONCURRENCY` at a time, each with the
+/// verification token registration mails; with `verified`, the token is
+/// then used, as by the owner.
+async fn create_accounts(
+    store: &UserStore,
+    emails: Vec<String>,
+    password_hash: &str,
+    verified: bool,
 ) -> Result<Vec<(User, SecretString)>, Box<dyn std::error::Error>> {
     let mut users = Vec::with_capacity(emails.len());
     for chunk in emails.chunks(CONCURRENCY) {
@@ -308,11 +302,7 @@ async fn create_unverified(
             };
             let store = store.clone();
             writes.spawn(async move {
-                let token = mail_token::generate()?;
-                let expires_at = unix_now() + VERIFICATION_TTL_SECONDS;
-                let user = store
-                    .create_user(new_user, &mail_token::hash(&token), expires_at)
-                    .await?;
+                let (user, token) = create_account(&store, new_user, verified).await?;
                 Ok::<_, ApiError>((i, user, token))
             });
         }
@@ -326,20 +316,25 @@ async fn create_unverified(
     Ok(users)
 }
 
-/// A user as one that registered and used the verification link.
-async fn create_verified(store: &UserStore, new_user: NewUser) -> Result<User, ApiError> {
+async fn create_account(
+    store: &UserStore,
+    new_user: NewUser,
+    verified: bool,
+) -> Result<(User, SecretString), ApiError> {
     let token = mail_token::generate()?;
     let token_hash = mail_token::hash(&token);
     let now = unix_now();
     let user = store
         .create_user(new_user, &token_hash, now + VERIFICATION_TTL_SECONDS)
         .await?;
+    if !verified {
+        return Ok((user, token));
+    }
     let ticket = store
         .find_token(TokenKind::EmailVerification, &token_hash, now)
         .await?
         .ok_or_else(|| ApiError::unexpected("the verification token just stored is missing"))?;
-    let _ = user;
-    store.verify_email(&token_hash, &ticket, now).await
+    Ok((store.verify_email(&token_hash, &ticket, now).await?, token))
 }
 
 fn uuid_fragment() -> String {
