@@ -4,7 +4,8 @@
 #   DynamoDB Local   127.0.0.1:8000  (data kept in .local/dynamodb between runs)
 #   SES emulator     127.0.0.1:8005  (sent mail at http://127.0.0.1:8005/)
 #   Secrets Manager  127.0.0.1:8010  (moto, in memory: the token-signing key)
-#   API              127.0.0.1:9000  (cargo lambda watch, real /v1/api/... paths)
+#   API              127.0.0.1:9000  (cargo lambda watch, real /v1/api/... paths,
+#                                     and the pages of the mailed links at /v1/pages/...)
 #
 # Configuration is written once to .local/dev.env and reused. Ctrl-C stops
 # everything this script started.
@@ -28,8 +29,10 @@ for port in $DYNAMODB_PORT $SES_PORT $SECRETS_PORT $API_PORT; do
   fi
 done
 
-# A file from before the signing keys moved to Secrets Manager is replaced.
-if [[ ! -f $ENV_FILE ]] || ! grep -q '^AWS_ENDPOINT_URL_SECRETS_MANAGER=' "$ENV_FILE"; then
+# A file from before the signing keys moved to Secrets Manager, or before
+# the mailed links had pages to open, is replaced.
+if [[ ! -f $ENV_FILE ]] || ! grep -q '^AWS_ENDPOINT_URL_SECRETS_MANAGER=' "$ENV_FILE" ||
+  ! grep -q '^LINK_BASE=' "$ENV_FILE"; then
   write_local_env "$ENV_FILE" "$DYNAMODB_PORT" "$SES_PORT" "$SECRETS_PORT" users "http://127.0.0.1:$API_PORT"
   echo "Wrote $ENV_FILE."
 fi
@@ -60,6 +63,8 @@ cat <<MSG
 
   API          http://127.0.0.1:$API_PORT/v1/api   (e.g. POST /v1/api/register)
   Token keys   http://127.0.0.1:$API_PORT/.well-known/openid-configuration (issuer $JWT_ISSUER)
+  Pages        $LINK_BASE/reset-password, /verify-email, /confirm-email-change
+               (mailed links open them: click one in the mail viewer)
   Mail viewer  http://127.0.0.1:$SES_PORT/          (sent mail as JSON: GET /store)
   DynamoDB     http://127.0.0.1:$DYNAMODB_PORT           (table $TABLE_NAME)
 

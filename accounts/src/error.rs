@@ -56,6 +56,8 @@ pub enum ApiError {
     SessionExpired,
     #[error("No such session.")]
     SessionNotFound,
+    #[error("No such page.")]
+    PageNotFound,
     #[error("The scope must be local, others or global.")]
     InvalidScope,
     #[error("The limit must be a whole number from 1 to 100.")]

@@ -298,7 +298,9 @@ pub fn status(error: &ApiError) -> StatusCode {
         | ApiError::RefreshTokenReused
         | ApiError::SessionExpired => StatusCode::UNAUTHORIZED,
         ApiError::AdminRequired | ApiError::EmailNotVerified => StatusCode::FORBIDDEN,
-        ApiError::UserNotFound | ApiError::SessionNotFound => StatusCode::NOT_FOUND,
+        ApiError::UserNotFound | ApiError::SessionNotFound | ApiError::PageNotFound => {
+            StatusCode::NOT_FOUND
+        }
         ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -328,6 +330,7 @@ pub fn code(error: &ApiError) -> &'static str {
         ApiError::RefreshTokenReused => "refresh_token_reused",
         ApiError::SessionExpired => "session_expired",
         ApiError::SessionNotFound => "session_not_found",
+        ApiError::PageNotFound => "page_not_found",
         ApiError::InvalidScope => "invalid_scope",
         ApiError::InvalidCursor => "invalid_cursor",
         ApiError::Unavailable(_) => "service_unavailable",

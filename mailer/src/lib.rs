@@ -196,8 +196,10 @@ fn with_link(
     Composed {
         subject,
         text: format!("{opening}\n\n{action}:\n{link}\n\n{closing}\n"),
+        // A new tab: webmail and the local mail viewer show mail in a frame,
+        // and the pages refuse to be framed (`frame-ancestors 'none'`).
         html: format!(
-            "<p>{}</p><p><a href=\"{}\">{}</a></p><p>{}</p>",
+            "<p>{}</p><p><a href=\"{}\" target=\"_blank\">{}</a></p><p>{}</p>",
             escape_html(opening),
             escape_html(&link),
             escape_html(action),

@@ -14,9 +14,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::harness::emulators::workspace;
 use crate::harness::forge::hand_made;
+use crate::harness::http_client;
 use crate::harness::stack::stack;
 use crate::harness::{
-    NEW_PASSWORD, PASSWORD, Route, TestApp, reset_token_sent_to, token_mailed_to,
+    NEW_PASSWORD, PASSWORD, Route, TestApp, emails_to, reset_token_sent_to, token_mailed_to,
 };
 
 #[tokio::test]
@@ -488,4 +489,62 @@ async fn sessions_through_the_gateway() {
     app.get_user(&laptop)
         .await
         .assert_error(401, "invalid_token");
+}
+
+/// The pages the mailed links open, as the gateway serves them: the link
+/// in a real mail leads to a page (the part before `#` is all a browser
+/// requests), with the headers of API.md; an unknown page is a JSON 404.
+#[tokio::test]
+async fn the_mailed_links_open_the_pages_with_their_security_headers() {
+    let app = TestApp::behind_gateway().await;
+    let address = app.email("pages");
+    app.register_unverified(&address, PASSWORD, "Page Reader")
+        .await
+        .assert_status(201);
+    let mail = emails_to(&address);
+    let text = mail.last().expect("a verification mail")["body"]["text"]
+        .as_str()
+        .expect("a text part")
+        .to_owned();
+    let link = text
+        .split_whitespace()
+        .find(|word| word.contains("#token="))
+        .expect("a link with the token in its fragment");
+    let (page_url, _) = link.split_once('#').expect("a fragment");
+    assert_eq!(
+        page_url,
+        format!("{}/v1/pages/verify-email", stack_issuer())
+    );
+
+    let get = |path: &str| http_client::request("GET", &stack().base, path, &[], b"");
+    let header = |response: &http_client::HttpResponse, name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_else(|| panic!("no {name} header"))
+    };
+    for (page, content_type) in [
+        ("verify-email", "text/html; charset=utf-8"),
+        ("reset-password", "text/html; charset=utf-8"),
+        ("confirm-email-change", "text/html; charset=utf-8"),
+        ("pages.js", "text/javascript; charset=utf-8"),
+        ("pages.css", "text/css; charset=utf-8"),
+    ] {
+        let response = get(&format!("/v1/pages/{page}"));
+        assert_eq!(response.status, 200, "{page}: {}", response.body);
+        assert_eq!(header(&response, "content-type"), content_type);
+        assert_eq!(
+            header(&response, "content-security-policy"),
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        );
+        assert_eq!(header(&response, "referrer-policy"), "no-referrer");
+        assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+        assert!(!response.body.is_empty());
+    }
+    let missing = get("/v1/pages/admin");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["code"], "page_not_found");
 }

@@ -214,6 +214,8 @@ async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
     );
     let jwks = check("well-known", "well-known-jwks.json", &[], 200);
     assert_eq!(jwks["keys"][0]["kid"], stack().key_set.keys[0].kid.as_str());
+    // An HTML page: its body is no JSON (the status is the check).
+    check("pages", "pages.json", &[], 200);
 
     let files: BTreeSet<String> = std::fs::read_dir(workspace().join("events"))
         .expect("the events folder")

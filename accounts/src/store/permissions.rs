@@ -36,7 +36,7 @@ const fn table(actions: &'static [&'static str], keys: &'static [&'static str]) 
 }
 
 /// The grants of each function, by its binary name.
-pub const FUNCTION_GRANTS: [(&str, &[Grant]); 17] = [
+pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
     (
         "register",
         &[
@@ -199,6 +199,8 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 17] = [
         ],
     ),
     ("well-known", &[table(&["dynamodb:GetItem"], &[KEYS_PK])]),
+    // Static pages: no store, so no cold-start read either.
+    ("pages", &[]),
 ];
 
 /// Whether `grants` allow `action` on the item whose partition key is `pk`.

@@ -22,7 +22,7 @@ use super::emulators::{
     wait_until_listening, workspace,
 };
 
-pub const FUNCTIONS: [&str; 17] = [
+pub const FUNCTIONS: [&str; 18] = [
     "register",
     "login",
     "logout",
@@ -40,6 +40,7 @@ pub const FUNCTIONS: [&str; 17] = [
     "delete-user",
     "list-users",
     "well-known",
+    "pages",
 ];
 
 pub struct Stack {

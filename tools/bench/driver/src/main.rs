@@ -73,7 +73,7 @@ pub struct Route {
     pub reads_secret: bool,
 }
 
-const ROUTES: [Route; 19] = [
+const ROUTES: [Route; 20] = [
     route(
         "register",
         "register.json",
@@ -199,6 +199,7 @@ const ROUTES: [Route; 19] = [
         Input::Unchanged,
         None,
     ),
+    route("pages", "pages.json", 200, Input::Unchanged, None),
     route(report::FLOOR, "get-user.json", 200, Input::UserToken, None),
     route(
         report::SDK_FLOOR,

@@ -492,7 +492,7 @@ mod tests {
             "/../../../template.yaml"
         )))
         .unwrap();
-        assert_eq!(sizes.len(), 17, "{sizes:?}");
+        assert_eq!(sizes.len(), 18, "{sizes:?}");
         assert!(sizes.values().all(|mb| *mb >= 128), "{sizes:?}");
     }
 }
