@@ -33,7 +33,7 @@ help: ## List the targets
 dev: tools ## Serve the whole API on 127.0.0.1:9000 (Ctrl-C stops it)
 	tools/dev.sh
 
-test: tools ## fmt, clippy, unused dependencies, template checks, unit, integration and black-box tests
+test: tools ## fmt, clippy, unused dependencies, template checks, unit, integration, black-box, fuzz and browser tests
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	@# No crate lists a dependency it does not use.
@@ -46,6 +46,8 @@ test: tools ## fmt, clippy, unused dependencies, template checks, unit, integrat
 	cargo test --workspace 2>&1 | tee target/test-output.log
 	@# Schema-driven fuzzing of the running stack (about 4 minutes).
 	tools/fuzz.sh
+	@# The pages of the mailed links in headless Chromium (screenshots in target/screenshots).
+	tools/browser-tests.sh
 	@$(MAKE) -s test-summary
 
 test-summary: ## Print the totals of the last cargo test run
@@ -68,7 +70,7 @@ admin: ## users-admin on the local stack, e.g. make admin ARGS="promote ada@exam
 
 tools: $(SYSTEM_TOOLS) $(NODE_TOOLS) $(PYTHON_TOOLS) $(CARGO_TOOLS) ## Install the pinned dev tools
 
-$(SYSTEM_TOOLS):
+$(SYSTEM_TOOLS): tools/ensure-system.sh
 	tools/ensure-system.sh
 	@mkdir -p $(@D) && touch $@
 
