@@ -38,4 +38,6 @@ export PAGES_API_BASE="http://127.0.0.1:$API_PORT"
 export PAGES_SES_BASE="http://127.0.0.1:$SES_PORT"
 export PAGES_LOG_DIR="$WORK"
 export PAGES_SCREENSHOTS=target/screenshots
+# Debian's Chromium and chromedriver only: Selenium must never download one.
+export SE_OFFLINE=true
 pytest -q -p no:cacheprovider --tb=short "$@" tests/browser

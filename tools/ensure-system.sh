@@ -2,8 +2,8 @@
 # Checks for the system programs the project's tools run on (Java for
 # DynamoDB Local, Node.js and npm for the emulators, Python's venv for the
 # cargo-lambda and SAM tools, Chromium and chromedriver for the page tests,
-# rustfmt and clippy) and installs whatever is
-# missing from Debian's packages or rustup when it can.
+# rustfmt and clippy) and installs whatever is missing from Debian's
+# packages or rustup when it can.
 set -euo pipefail
 
 need_apt=()

@@ -6,6 +6,7 @@ emulator directly, as a person's other tools would."""
 import json
 import os
 import pathlib
+import shutil
 import uuid
 
 import pytest
@@ -103,7 +104,8 @@ def browser():
     events recorded. It reaches loopback only: every other host name fails
     to resolve, and Chromium's background services are off."""
     options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
+    # tools/browser-tests.sh checked that both are installed.
+    options.binary_location = shutil.which("chromium")
     for argument in (
         "--headless=new",
         # Root in a container has no user namespace for the sandbox.
@@ -119,7 +121,7 @@ def browser():
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
     as_a_phone(driver)
     driver.set_page_load_timeout(30)
     yield driver
