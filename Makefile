@@ -25,7 +25,7 @@ CARGO_TOOLS := .local/cargo-tools/.machete-$(CARGO_MACHETE_VERSION)
 SYSTEM_TOOLS := .local/.system-checked
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help dev test test-summary bench package admin tools clean
+.PHONY: help dev test test-summary bench package sam-local sam-local-test admin tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,12 @@ package: tools ## Build every function for arm64 with sam build (.aws-sam/build)
 	@# per-function cargo lambda runs then find them built and only copy.
 	cargo lambda build --release --arm64 $(FUNCTION_PACKAGES)
 	sam build
+
+sam-local: tools ## Serve template.yaml with sam local start-api on 127.0.0.1:3000 (needs Docker and a running make dev)
+	tools/sam-local.sh
+
+sam-local-test: tools ## The sam local smoke test: its own emulators, sam local start-api, register to logout through it
+	tools/sam-local-smoke.sh
 
 admin: ## users-admin on the local stack, e.g. make admin ARGS="promote ada@example.com"
 	@test -f .local/dev.env || { echo "No .local/dev.env yet: run make dev first (it writes it)." >&2; exit 1; }
