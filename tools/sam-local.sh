@@ -11,7 +11,8 @@
 #      CodeUri at its bootstrap) and target/sam-local/env.json (make dev's
 #      configuration, for the variables the template declares);
 #   3. runs sam local start-api with Architecture=x86_64 (arm64 would need
-#      emulation) and warm containers.
+#      emulation) and warm containers; `tools/sam-local.sh invoke
+#      GetUserFunction -e events/get-user.json` runs sam local invoke instead.
 #
 # On Linux the containers join the host's network (tools/sam-local/
 # sam_hostnet.py: SAM's own --docker-network host does not), so the
@@ -77,7 +78,11 @@ fi
 export SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
+common=(-t "$WORK/template.yaml" --env-vars "$WORK/env.json" --parameter-overrides Architecture=x86_64)
+if [[ ${1:-} == invoke ]]; then
+  shift
+  exec "${sam[@]}" local invoke "${common[@]}" "${flags[@]}" "$@"
+fi
 echo "sam local start-api on http://127.0.0.1:$PORT (Ctrl-C stops it)"
-exec "${sam[@]}" local start-api -t "$WORK/template.yaml" --env-vars "$WORK/env.json" \
-  --parameter-overrides Architecture=x86_64 --host 127.0.0.1 --port "$PORT" \
+exec "${sam[@]}" local start-api "${common[@]}" --host 127.0.0.1 --port "$PORT" \
   --warm-containers EAGER "${flags[@]}"
