@@ -32,7 +32,15 @@ functions=()
 for dir in functions/*/; do functions+=(-p "$(basename "$dir")"); done
 mkdir -p "$WORK"
 cargo lambda build --quiet --release --target x86_64-unknown-linux-gnu "${functions[@]}" \
-  --lambda-dir "$WORK/functions"
+  --lambda-dir "$WORK/build"
+# Running containers execute the bootstraps in functions/ (an invoke beside
+# a running start-api): a changed one is renamed into place, never rewritten.
+for built in "$WORK"/build/*/bootstrap; do
+  served=$WORK/functions/$(basename "$(dirname "$built")")/bootstrap
+  cmp -s "$built" "$served" && continue
+  mkdir -p "$(dirname "$served")"
+  cp "$built" "$served.new" && mv "$served.new" "$served"
+done
 
 # A bootstrap that needs a newer glibc than Lambda's would still run in a
 # local image with a newer one: refuse it here.
