@@ -5,8 +5,6 @@
 pub mod http;
 pub mod keys;
 pub mod lambda;
-#[cfg(feature = "signing")]
-pub mod signing;
 pub mod state;
 pub mod telemetry;
 

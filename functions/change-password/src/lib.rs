@@ -14,12 +14,12 @@ use accounts::store::session_items::SessionRecord;
 use accounts::{ApiError, Config, password};
 use http_api::field;
 use http_api::http::{parse_body, respond};
-use http_api::signing::SigningState;
 use lambda_http::http::header::USER_AGENT;
 use lambda_http::{Body, Error, Request, Response};
 use mailer::{Mail, Mailer};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use token_issuer::SigningState;
 
 /// The body of `PUT /v1/api/user/password`.
 #[derive(Deserialize)]

@@ -16,11 +16,11 @@ use accounts::store::session_items::{MAX_LIVE_SESSIONS, SessionRecord};
 use accounts::{ApiError, password};
 use http_api::AppState;
 use http_api::http::{parse_body, respond};
-use http_api::signing::SigningState;
 use lambda_http::http::header::USER_AGENT;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
+use token_issuer::SigningState;
 
 /// The body of `POST /v1/api/login`. The password is only compared, so
 /// neither field is held to the field rules here.

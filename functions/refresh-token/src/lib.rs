@@ -13,10 +13,10 @@ use accounts::refresh_token::{Presented, RefreshToken, Rotation, rotation};
 use accounts::store::Session;
 use accounts::store::session_items::SessionRecord;
 use http_api::http::{parse_body, respond};
-use http_api::signing::{SessionTokens, SigningState};
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
+use token_issuer::{SessionTokens, SigningState};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

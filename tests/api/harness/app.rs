@@ -22,12 +22,12 @@ use accounts::token::TokenSigner;
 use change_password::ChangePasswordState;
 use http_api::AppState;
 use http_api::keys::PublishedKeys;
-use http_api::signing::SigningState;
 use lambda_http::{Body, Request, RequestExt};
 use mailer::alike::MailRequestState;
 use mailer::{Mailer, MailingState};
 use serde_json::{Value, json};
 use signing_keys::{KeyVault, Signer};
+use token_issuer::SigningState;
 
 use super::dynamodb_calls::CallLog;
 use super::emulators::{Emulators, emulators, sdk_config, setup_sdk_config};

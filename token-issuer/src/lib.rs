@@ -1,6 +1,6 @@
-//! What the functions that sign access tokens share (login, refresh): the
-//! private keys beside the common state, and the one answer that hands a
-//! session's tokens to the client.
+//! What the functions that sign access tokens share (login, refresh-token,
+//! change-password): the private keys beside the common state, and the one
+//! answer that hands a session's tokens to the client.
 
 use accounts::refresh_token::RefreshToken;
 use accounts::store::session_items::SessionRecord;
@@ -13,8 +13,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use signing_keys::{KeyVault, Signer};
 
-use crate::AppState;
-use crate::http::json_response;
+use http_api::AppState;
+use http_api::http::json_response;
 
 pub struct SigningState {
     pub app: AppState,
