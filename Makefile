@@ -62,7 +62,16 @@ package: tools ## Build every function for arm64 with sam build (.aws-sam/build)
 	@# codegen unit: one core each) run side by side; sam build's own
 	@# per-function cargo lambda runs then find them built and only copy.
 	cargo lambda build --release --arm64 $(FUNCTION_PACKAGES)
+	@touch target/.package-built
 	sam build
+	@# They only copy as long as no crate's features depend on which functions
+	@# are built together (Cargo.toml): otherwise each is compiled and linked
+	@# again, one at a time (20 minutes of CI), into a binary make bench did not measure.
+	@rebuilt=$$(find target/aarch64-unknown-linux-gnu/release/deps -type f -newer target/.package-built); \
+	if [ -n "$$rebuilt" ]; then \
+	  echo "sam build compiled again what make package had built: a crate's features differ when a function is built alone (see Cargo.toml, [workspace.dependencies])." >&2; \
+	  echo "$$rebuilt" >&2; exit 1; \
+	fi
 
 sam-local: tools ## Serve template.yaml with sam local start-api on 127.0.0.1:3000 (needs Docker and a running make dev)
 	tools/sam-local.sh
