@@ -408,3 +408,62 @@ fn only_the_signing_functions_may_read_the_private_keys() {
     let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
     assert!(!text.to_lowercase().contains("jwt_secret"));
 }
+
+fn manifest(package_dir: &str) -> toml::Table {
+    let path = workspace().join(package_dir).join("Cargo.toml");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        .parse()
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// What a function links agrees with its policy: the SES mailer only where
+/// mail may be sent, the private keys only where they may be read. And no
+/// crate of ours has features, nor does a function choose any: `sam build`
+/// builds each function alone and must find the binary that `make
+/// package` built for all of them in one run, which `make bench` measured
+/// (`make package` fails when it does not).
+#[test]
+fn each_function_links_what_its_policy_allows_and_chooses_no_features() {
+    let root = manifest(".");
+    let libraries: Vec<&str> = root["workspace"]["dependencies"]
+        .as_table()
+        .expect("[workspace.dependencies]")
+        .values()
+        .filter_map(|spec| spec.get("path")?.as_str())
+        .collect();
+    assert!(libraries.contains(&"token-issuer"), "{libraries:?}");
+    for library in libraries {
+        assert!(
+            manifest(library).get("features").is_none(),
+            "{library} declares features"
+        );
+    }
+    for function in FUNCTIONS {
+        let manifest = manifest(&format!("functions/{function}"));
+        assert!(manifest.get("features").is_none(), "{function}");
+        let dependencies = manifest["dependencies"]
+            .as_table()
+            .unwrap_or_else(|| panic!("{function}: [dependencies]"));
+        for (name, spec) in dependencies {
+            assert!(
+                spec.get("features").is_none(),
+                "{function} chooses features of {name}: set them in [workspace.dependencies]"
+            );
+        }
+        assert_eq!(
+            dependencies.contains_key("mailer"),
+            MAILERS.contains(&function),
+            "{function} and the mailer"
+        );
+        assert_eq!(
+            dependencies.contains_key("token-issuer"),
+            SIGNERS.contains(&function),
+            "{function} and token-issuer"
+        );
+        assert!(
+            !dependencies.contains_key("signing-keys"),
+            "{function} reaches the private keys only through token-issuer"
+        );
+    }
+}
