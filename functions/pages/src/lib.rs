@@ -67,10 +67,12 @@ pub async fn handler(_: &(), request: Request) -> Result<Response<Body>, Error> 
 }
 
 fn page(request: &Request) -> Result<Response<Body>, ApiError> {
-    let name = request.path_parameters().first("page").map(str::to_owned);
+    let name = request
+        .path_parameters_ref()
+        .and_then(|parameters| parameters.first("page"));
     let asset = ASSETS
         .iter()
-        .find(|asset| Some(asset.name) == name.as_deref())
+        .find(|asset| Some(asset.name) == name)
         .ok_or(ApiError::PageNotFound)?;
     let headers = [
         (CONTENT_TYPE, asset.content_type),
