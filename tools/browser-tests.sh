@@ -29,10 +29,7 @@ start_scratch_stack "$WORK" browser "http://127.0.0.1:$API_PORT"
 # would print every request's path: API.md routes 5, 15 and 16 carry the
 # token in theirs, which is why the deployed access log records the route
 # key instead); the functions log at info from the env file.
-RUST_LOG=info cargo lambda watch --quiet --ignore-changes -A 127.0.0.1 -P "$API_PORT" \
-  --env-file "$WORK/env" --concurrency 2 >"$WORK/functions.log" 2>&1 &
-stack_pids+=($!)
-wait_for_port "$API_PORT" "cargo lambda watch" "$WORK/functions.log"
+start_scratch_functions "$WORK" "$API_PORT" info
 
 export PAGES_API_BASE="http://127.0.0.1:$API_PORT"
 export PAGES_SES_BASE="http://127.0.0.1:$SES_PORT"

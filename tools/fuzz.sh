@@ -17,10 +17,7 @@ start_scratch_stack "$WORK" fuzz https://fuzz.user-api.test
 API_PORT=$(free_port)
 readonly API_PORT
 
-RUST_LOG=warn cargo lambda watch --quiet --ignore-changes -A 127.0.0.1 -P "$API_PORT" \
-  --env-file "$WORK/env" --concurrency 2 >"$WORK/functions.log" 2>&1 &
-stack_pids+=($!)
-wait_for_port "$API_PORT" "cargo lambda watch" "$WORK/functions.log"
+start_scratch_functions "$WORK" "$API_PORT" warn
 
 export FUZZ_BASE_URL="http://127.0.0.1:$API_PORT"
 export FUZZ_EMULATOR_DROPS="$WORK/emulator-drops.txt"

@@ -118,3 +118,14 @@ start_scratch_stack() {
   create_table "$1/dynamodb.log"
   ensure_signing_key
 }
+
+# start_scratch_functions DIR PORT LEVEL: the function binaries behind cargo
+# lambda watch on 127.0.0.1:PORT, configured by start_scratch_stack's DIR/env,
+# logging at RUST_LOG=LEVEL to DIR/functions.log; returns once they listen.
+# No reloading (--ignore-changes): a one-off run changes no code.
+start_scratch_functions() {
+  RUST_LOG=$3 cargo lambda watch --quiet --ignore-changes -A 127.0.0.1 -P "$2" \
+    --env-file "$1/env" --concurrency 2 >"$1/functions.log" 2>&1 &
+  stack_pids+=($!)
+  wait_for_port "$2" "cargo lambda watch" "$1/functions.log"
+}
