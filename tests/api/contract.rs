@@ -10,18 +10,13 @@ use std::collections::BTreeSet;
 use accounts::store::schema;
 use serde_norway::Value as Yaml;
 
-use crate::harness::emulators::workspace;
+use crate::harness::emulators::{workspace, workspace_file};
 use crate::harness::stack::FUNCTIONS;
 
 type Route = (String, String, String);
 
-fn read(file: &str) -> String {
-    std::fs::read_to_string(workspace().join(file))
-        .unwrap_or_else(|error| panic!("{file}: {error}"))
-}
-
 fn yaml(file: &str) -> Yaml {
-    serde_norway::from_str(&read(file)).unwrap_or_else(|error| panic!("{file}: {error}"))
+    serde_norway::from_str(&workspace_file(file)).unwrap_or_else(|error| panic!("{file}: {error}"))
 }
 
 fn text(value: &Yaml) -> String {
@@ -72,7 +67,7 @@ fn openapi_routes() -> BTreeSet<Route> {
 }
 
 fn router_routes() -> BTreeSet<Route> {
-    let manifest: toml::Table = read("Cargo.toml").parse().expect("Cargo.toml");
+    let manifest: toml::Table = workspace_file("Cargo.toml").parse().expect("Cargo.toml");
     let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
         .as_table()
         .expect("the watch router");

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::emulators::workspace;
+use crate::harness::emulators::{workspace, workspace_file};
 use crate::harness::stack::{cargo_lambda, stack};
 use crate::harness::{NEW_PASSWORD, TestApp, reset_token_sent_to, token_mailed_to};
 
@@ -28,8 +28,7 @@ const NEW_EMAIL: &str = "countess@example.com";
 /// Invokes `function` with the event file, placeholders filled in; returns
 /// the status and the parsed body of the function's response.
 fn invoke(function: &str, file: &str, fills: &[(&str, &str)]) -> (u64, Value) {
-    let mut text = std::fs::read_to_string(workspace().join("events").join(file))
-        .unwrap_or_else(|error| panic!("events/{file}: {error}"));
+    let mut text = workspace_file(&format!("events/{file}"));
     for (placeholder, value) in fills {
         text = text.replace(placeholder, value);
     }

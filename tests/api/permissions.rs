@@ -13,7 +13,7 @@ use http_api::keys::PublishedKeys;
 use serde_json::json;
 use serde_norway::Value as Yaml;
 
-use crate::harness::emulators::workspace;
+use crate::harness::emulators::workspace_file;
 use crate::harness::stack::FUNCTIONS;
 use crate::harness::{NEW_PASSWORD, PASSWORD, TestApp, reset_token_sent_to, token_mailed_to};
 
@@ -93,7 +93,7 @@ fn granted(function: &Yaml) -> BTreeSet<Permission> {
 
 /// Every function of template.yaml: its binary name and its resource.
 fn template_functions() -> Vec<(String, Yaml)> {
-    let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
+    let text = workspace_file("template.yaml");
     let template: Yaml = serde_norway::from_str(&text).unwrap();
     template["Resources"]
         .as_mapping()
@@ -405,16 +405,15 @@ fn only_the_signing_functions_may_read_the_private_keys() {
         signers.insert(function);
     }
     assert_eq!(signers, BTreeSet::from(SIGNERS.map(str::to_owned)));
-    let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
+    let text = workspace_file("template.yaml");
     assert!(!text.to_lowercase().contains("jwt_secret"));
 }
 
 fn manifest(package_dir: &str) -> toml::Table {
-    let path = workspace().join(package_dir).join("Cargo.toml");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    let file = format!("{package_dir}/Cargo.toml");
+    workspace_file(&file)
         .parse()
-        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        .unwrap_or_else(|error| panic!("{file}: {error}"))
 }
 
 /// What a function links agrees with its policy: the SES mailer only where

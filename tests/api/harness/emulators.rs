@@ -136,6 +136,12 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The text of `file`, a path from the workspace root.
+pub fn workspace_file(file: &str) -> String {
+    std::fs::read_to_string(workspace().join(file))
+        .unwrap_or_else(|error| panic!("{file}: {error}"))
+}
+
 /// Where the processes of a run write their output: `target/tmp/test-logs`.
 pub fn log_dir() -> PathBuf {
     let logs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-logs");
