@@ -38,6 +38,7 @@ TABLE_NAME=$5
 JWT_ISSUER=$6
 ACCESS_TOKEN_TTL_SECONDS=900
 SIGNING_KEYS_SECRET_ID=user-api-signing-keys
+SESSION_KEY_SECRET_ID=user-api-session-secret
 SES_FROM_ADDRESS=no-reply@example.com
 EMAIL_VERIFICATION=required
 LINK_BASE=$6/v1/pages
@@ -80,6 +81,8 @@ start_secretsmanager() {
 # gone, and a new key replaces it at once.
 ensure_signing_key() {
   local keys
+  # The session secret too: the template generates the deployed one.
+  target/debug/users-admin session-secret create >/dev/null
   keys=$(target/debug/users-admin keys list)
   if grep -q '^no signing keys' <<<"$keys"; then
     target/debug/users-admin keys add --activate

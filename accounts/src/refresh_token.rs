@@ -1,10 +1,16 @@
 //! Refresh tokens: opaque to clients, never stored. A token names its user,
 //! its session and a counter, and carries an HMAC-SHA256 of those under the
-//! session's own 256-bit key (kept in the session item), as Supabase Auth's
-//! v2 tokens do. So no item per token exists: the session's counter alone
-//! says which token is current, and one conditional update on it decides
-//! every race. The token after counter `c` is always the same (the MAC of
-//! `c + 1`), so simultaneous refreshes with one token all get one answer.
+//! session's own 256-bit key, as Supabase Auth's v2 tokens do. So no item
+//! per token exists: the session's counter alone says which token is
+//! current, and one conditional update on it decides every race. The token
+//! after counter `c` is always the same (the MAC of `c + 1`), so
+//! simultaneous refreshes with one token all get one answer.
+//!
+//! A session's key is not stored anywhere: it is derived from the session
+//! secret (`SessionKeys`, kept in Secrets Manager and read only by the
+//! functions that issue and refresh tokens) and the session's ids. A copy of
+//! the table, its stream or a backup therefore yields no refresh token
+//! (API.md, "Changes to 1.1 behaviour").
 //!
 //! Text form: URL-safe base64 without padding of
 //! `user id (16) | session id (16) | counter (8, big-endian) | MAC (32)`,
@@ -26,33 +32,47 @@ const TOKEN_BYTES: usize = PAYLOAD_BYTES + MAC_BYTES;
 /// The length of every token's text; anything else is refused unread.
 pub const TOKEN_CHARS: usize = TOKEN_BYTES.div_ceil(3) * 4;
 pub const SESSION_KEY_BYTES: usize = 32;
+/// The shortest session secret accepted: 256 bits, as an HMAC-SHA256 key
+/// should have (the template generates 64 letters and digits, ~380 bits).
+pub const MIN_SESSION_SECRET_BYTES: usize = 32;
+/// Separates this derivation from any other use of the secret.
+const DERIVATION_LABEL: &[u8] = b"user-api refresh-token key v1";
 
-/// A session's MAC key. Its `Debug` shows nothing.
-pub struct SessionKey([u8; SESSION_KEY_BYTES]);
+/// The session secret: every session's key derives from it. Its `Debug`
+/// shows nothing.
+pub struct SessionKeys(hmac::Key);
 
-impl SessionKey {
-    pub fn generate() -> Result<Self, ApiError> {
-        let mut bytes = [0u8; SESSION_KEY_BYTES];
-        getrandom::fill(&mut bytes).map_err(|error| ApiError::unexpected(error.to_string()))?;
-        Ok(Self(bytes))
+impl SessionKeys {
+    /// `None` for a secret shorter than `MIN_SESSION_SECRET_BYTES`.
+    pub fn from_secret(secret: &[u8]) -> Option<Self> {
+        (secret.len() >= MIN_SESSION_SECRET_BYTES)
+            .then(|| Self(hmac::Key::new(hmac::HMAC_SHA256, secret)))
     }
 
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        bytes.try_into().ok().map(Self)
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    fn mac(&self, payload: &[u8]) -> hmac::Tag {
-        hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &self.0), payload)
+    /// The key of one session: HMAC-SHA256(secret, label | user | session).
+    fn for_session(&self, user_id: &[u8], session_id: &[u8]) -> SessionKey {
+        let mut context = hmac::Context::with_key(&self.0);
+        context.update(DERIVATION_LABEL);
+        context.update(user_id);
+        context.update(session_id);
+        let mut key = [0u8; SESSION_KEY_BYTES];
+        key.copy_from_slice(context.sign().as_ref());
+        SessionKey(key)
     }
 }
 
-impl std::fmt::Debug for SessionKey {
+impl std::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionKey([redacted])")
+        f.write_str("SessionKeys([redacted])")
+    }
+}
+
+/// One session's MAC key, derived and dropped per use.
+struct SessionKey([u8; SESSION_KEY_BYTES]);
+
+impl SessionKey {
+    fn mac_key(&self) -> hmac::Key {
+        hmac::Key::new(hmac::HMAC_SHA256, &self.0)
     }
 }
 
@@ -90,11 +110,13 @@ impl std::fmt::Display for SessionId {
 }
 
 impl RefreshToken {
-    pub fn encode(&self, key: &SessionKey) -> Result<SecretString, ApiError> {
+    /// The token's text, its MAC under the session's key from `keys`.
+    pub fn encode(&self, keys: &SessionKeys) -> Result<SecretString, ApiError> {
         let payload = payload(&self.user_id, &self.session_id, self.counter)?;
+        let key = keys.for_session(&payload[..ID_BYTES], &payload[ID_BYTES..2 * ID_BYTES]);
         let mut bytes = Vec::with_capacity(TOKEN_BYTES);
         bytes.extend_from_slice(&payload);
-        bytes.extend_from_slice(key.mac(&payload).as_ref());
+        bytes.extend_from_slice(hmac::sign(&key.mac_key(), &payload).as_ref());
         Ok(SecretString::from(URL_SAFE_NO_PAD.encode(bytes)))
     }
 
@@ -168,14 +190,14 @@ impl Presented {
     }
 
     /// The token, if its MAC is the session key's (compared in constant time).
-    pub fn verify(self, key: &SessionKey) -> Option<RefreshToken> {
-        hmac::verify(
-            &hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()),
-            &self.payload,
-            &self.mac,
-        )
-        .ok()
-        .map(|()| self.claimed)
+    pub fn verify(self, keys: &SessionKeys) -> Option<RefreshToken> {
+        let key = keys.for_session(
+            &self.payload[..ID_BYTES],
+            &self.payload[ID_BYTES..2 * ID_BYTES],
+        );
+        hmac::verify(&key.mac_key(), &self.payload, &self.mac)
+            .ok()
+            .map(|()| self.claimed)
     }
 }
 
@@ -213,6 +235,12 @@ pub fn rotation(
 mod tests {
     use super::*;
 
+    fn keys() -> SessionKeys {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).unwrap();
+        SessionKeys::from_secret(&secret).unwrap()
+    }
+
     fn token(counter: u64) -> RefreshToken {
         RefreshToken {
             user_id: UserId::generate(),
@@ -223,7 +251,7 @@ mod tests {
 
     #[test]
     fn a_token_round_trips_and_carries_256_bits_of_mac() {
-        let key = SessionKey::generate().unwrap();
+        let key = keys();
         let original = token(7);
         let text = original.encode(&key).unwrap();
         assert_eq!(text.expose_secret().len(), TOKEN_CHARS);
@@ -240,10 +268,10 @@ mod tests {
 
     #[test]
     fn another_session_key_or_any_changed_character_fails_verification() {
-        let key = SessionKey::generate().unwrap();
+        let key = keys();
         let original = token(3);
         let text = original.encode(&key).unwrap();
-        let other = SessionKey::generate().unwrap();
+        let other = keys();
         assert_eq!(Presented::parse(&text).unwrap().verify(&other), None);
         for position in 0..TOKEN_CHARS {
             let mut tampered = text.expose_secret().to_owned().into_bytes();
@@ -260,7 +288,7 @@ mod tests {
 
     #[test]
     fn the_next_token_is_the_same_for_everyone_who_asks() {
-        let key = SessionKey::generate().unwrap();
+        let key = keys();
         let current = token(4);
         let first = current.next().encode(&key).unwrap();
         let second = current.next().encode(&key).unwrap();
@@ -294,8 +322,23 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_shows_no_key() {
-        let key = SessionKey::from_bytes(&[7u8; 32]).unwrap();
-        assert_eq!(format!("{key:?}"), "SessionKey([redacted])");
+    fn debug_output_shows_no_secret() {
+        assert_eq!(format!("{:?}", keys()), "SessionKeys([redacted])");
+    }
+
+    #[test]
+    fn a_secret_shorter_than_256_bits_is_refused() {
+        assert!(SessionKeys::from_secret(&[1u8; 31]).is_none());
+        assert!(SessionKeys::from_secret(&[1u8; 32]).is_some());
+    }
+
+    #[test]
+    fn each_session_has_its_own_key_and_each_secret_its_own_keys() {
+        let first = keys();
+        let (user, one, other) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+        let key = first.for_session(&user, &one).0;
+        assert_eq!(key, first.for_session(&user, &one).0);
+        assert_ne!(key, first.for_session(&user, &other).0);
+        assert_ne!(key, keys().for_session(&user, &one).0);
     }
 }

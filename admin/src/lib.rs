@@ -10,7 +10,7 @@ use accounts::clock::unix_now;
 use accounts::domain::Email;
 use accounts::error::cause_chain;
 use accounts::store::{UserStore, schema};
-use signing_keys::KeyVault;
+use signing_keys::{KeyVault, SessionSecret};
 
 pub use keys::{AUTHORIZER_KEY_CACHE_SECONDS, RETIRE_MARGIN_SECONDS, generate_key};
 
@@ -22,7 +22,12 @@ commands:
                     give the user with this email admin rights (--force: even
                     though the address is not verified)
   demote <email>    take admin rights away from the user with this email
+  sign-out <email>  end every session of the user with this email (and with them a
+                    pending email change or reset: what a compromised account needs)
   list              print every user (id, email, name, admin, created_at), oldest first
+  session-secret create
+                    create the secret that refresh-token keys derive from, unless it
+                    exists (a local stack: a deployed stack's template makes it)
   keys list         print the token-signing keys and where each is in its life
   keys add [--activate [--force]]
                     make a new signing key and publish it (--activate: the first key only;
@@ -33,7 +38,7 @@ commands:
                     remove a key that no longer signs, once its tokens have expired
                     (--force: at once, ending them, e.g. after a leak)
 
-environment: TABLE_NAME; for keys also SIGNING_KEYS_SECRET_ID and
+environment: TABLE_NAME; for session-secret SESSION_KEY_SECRET_ID; for keys also SIGNING_KEYS_SECRET_ID and
 ACCESS_TOKEN_TTL_SECONDS (as the functions have it, default 900); AWS
 credentials and region as for the AWS CLI (AWS_ENDPOINT_URL_DYNAMODB and
 AWS_ENDPOINT_URL_SECRETS_MANAGER point it at the local emulators). `keys add`
@@ -45,6 +50,8 @@ pub struct Admin {
     pub table: String,
     /// The signing keys' secret; only the keys commands need it.
     pub vault: Option<KeyVault>,
+    /// The session secret; only `session-secret create` needs it.
+    pub session_secret: Option<SessionSecret>,
     pub access_token_ttl_seconds: u64,
 }
 
@@ -74,6 +81,18 @@ pub async fn execute(args: &[&str], admin: &Admin) -> Result<String, Failure> {
             }
             .execute(command)
             .await
+        }
+        ["session-secret", "create"] => {
+            let secret = admin.session_secret.as_ref().ok_or_else(|| {
+                Failure::Usage("set SESSION_KEY_SECRET_ID to the session secret".to_owned())
+            })?;
+            Ok(
+                if secret.create_if_missing().await.map_err(store_failure)? {
+                    "created the session secret".to_owned()
+                } else {
+                    "the session secret exists already".to_owned()
+                },
+            )
         }
         ["create-table"] => {
             let created = schema::ensure_table(client, table).await.map_err(|error| {
@@ -123,6 +142,30 @@ pub async fn execute(args: &[&str], admin: &Admin) -> Result<String, Failure> {
                 changed.email.as_str(),
                 changed.id,
                 if admin { "now" } else { "no longer" }
+            ))
+        }
+        ["sign-out", email] => {
+            let email = Email::parse(email)
+                .map_err(|problem| Failure::Refused(format!("that email address {problem}")))?;
+            let found = store.find_by_email(&email).await.map_err(store_failure)?;
+            let user = found.ok_or_else(|| {
+                Failure::Refused(format!("no user has the email {}", email.as_str()))
+            })?;
+            if !store
+                .end_all_sessions(&user.user.id)
+                .await
+                .map_err(store_failure)?
+            {
+                return Err(Failure::Refused(format!(
+                    "the user with the email {} (id {}) was deleted meanwhile",
+                    email.as_str(),
+                    user.user.id
+                )));
+            }
+            Ok(format!(
+                "{} (id {}) is signed out everywhere",
+                email.as_str(),
+                user.user.id
             ))
         }
         ["list"] => {

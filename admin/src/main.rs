@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use accounts::sdk;
-use signing_keys::KeyVault;
+use signing_keys::{KeyVault, SessionSecret};
 use users_admin::{Admin, Failure, USAGE, execute};
 
 #[tokio::main(flavor = "current_thread")]
@@ -34,6 +34,9 @@ async fn main() -> ExitCode {
         vault: signing_keys::secret_id_from_env()
             .ok()
             .map(|secret_id| KeyVault::new(&aws, &secret_id)),
+        session_secret: signing_keys::session_secret_id_from_env()
+            .ok()
+            .map(|secret_id| SessionSecret::new(&aws, &secret_id)),
         table,
         access_token_ttl_seconds: ttl,
     };

@@ -53,14 +53,13 @@ pub struct TokenMail<'a> {
 }
 
 /// Whether a token mail went out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Issued {
-    Sent,
+    /// Mailed; its stored form, to withdraw it if what it belongs to fails.
+    Sent { token_hash: String },
     /// The kind's send limit holds it back this long; the earlier token
     /// stays valid.
-    Withheld {
-        retry_after_seconds: u64,
-    },
+    Withheld { retry_after_seconds: u64 },
 }
 
 /// Sends the API's mails through SES. Every mail is built by `Mail::compose`.
@@ -118,8 +117,17 @@ pub enum Mail<'a> {
         token: &'a SecretString,
         valid_minutes: u64,
     },
-    /// To the old address of an email change: no token, a warning.
-    EmailChangeRequested { new_email: &'a Email },
+    /// To the old address of an email change: a warning, with a link that
+    /// cancels the change with no login.
+    EmailChangeRequested {
+        /// Owned: the token's lifetime is the only one a token mail's
+        /// composer may borrow for (`Mailer::issue_and_send`).
+        new_email: Email,
+        cancel_token: &'a SecretString,
+        valid_minutes: u64,
+    },
+    /// To the old address once an email change is made.
+    EmailChanged { new_email: &'a Email },
     /// After a password change or reset.
     PasswordChanged,
 }
@@ -170,10 +178,28 @@ impl Mail<'_> {
                     "The link works once, for {valid_minutes} minutes. Until it is used, the account keeps its old address. If you did not ask for this, ignore this email."
                 ),
             ),
-            Mail::EmailChangeRequested { new_email } => plain(
+            Mail::EmailChangeRequested {
+                new_email,
+                cancel_token,
+                valid_minutes,
+            } => with_link(
                 "Your email address is about to change",
                 &format!(
-                    "Someone signed in to your account asked to change its email address to {}. The change happens only when the link sent to that address is opened. {NOT_YOU}",
+                    "Someone signed in to your account asked to change its email address to {}. The change happens only when the link sent to that address is opened.",
+                    new_email.as_str()
+                ),
+                (
+                    "This was not me: cancel the change",
+                    links.to("cancel-email-change", cancel_token),
+                ),
+                &format!(
+                    "The cancel link works once, for {valid_minutes} minutes, and needs no password. If this was not you, cancel the change, then reset your password: a reset also ends the change and signs out every session."
+                ),
+            ),
+            Mail::EmailChanged { new_email } => plain(
+                "Your email address was changed",
+                &format!(
+                    "The email address of your account was changed to {}. You now sign in with that address, and mail about the account goes there. If this was not you, contact the service's support at once.",
                     new_email.as_str()
                 ),
             ),
@@ -267,6 +293,7 @@ impl Mailer {
             hash: &token_hash,
             sent_to,
             expires_at: now + ttl_seconds,
+            token_version: user.token_version,
         };
         if let Issue::Withheld {
             retry_after_seconds,
@@ -284,7 +311,7 @@ impl Mailer {
             }
             return Err(error);
         }
-        Ok(Issued::Sent)
+        Ok(Issued::Sent { token_hash })
     }
 
     /// Sends `mail` to `to`. Its links point at `LINK_BASE`, or else at the
@@ -420,11 +447,32 @@ mod tests {
     }
 
     #[test]
+    fn the_email_change_notice_links_to_the_cancel_page() {
+        let links = Links::new(None, "https://x.io");
+        let new_email = Email::parse("new@example.com").unwrap();
+        let composed = Mail::EmailChangeRequested {
+            new_email,
+            cancel_token: &token(),
+            valid_minutes: 60,
+        }
+        .compose(&links);
+        assert!(
+            composed
+                .text
+                .contains("https://x.io/v1/pages/cancel-email-change#token=tok-en_1"),
+            "{}",
+            composed.text
+        );
+        assert!(composed.text.contains("new@example.com"));
+        assert!(composed.text.contains("60 minutes"));
+    }
+
+    #[test]
     fn notices_carry_no_link() {
         let links = Links::new(None, "https://x.io");
         let new_email = Email::parse("new@example.com").unwrap();
         for mail in [
-            Mail::EmailChangeRequested {
+            Mail::EmailChanged {
                 new_email: &new_email,
             },
             Mail::PasswordChanged,

@@ -1,5 +1,6 @@
 //! The private halves of the token-signing keys, kept in one AWS Secrets
-//! Manager secret as `{"keys": [{"kid": "...", "pkcs8": "<base64>"}]}`.
+//! Manager secret as `{"keys": [{"kid": "...", "pkcs8": "<base64>"}]}`, and
+//! the session secret that refresh tokens' keys derive from, in another.
 //! A crate of its own, like the mailer, so that only the functions that sign
 //! (and users-admin) link the Secrets Manager client: the others cannot
 //! read the secret (IAM) and would not know how.
@@ -10,20 +11,20 @@
 //! again and answer 503 until the secret is within reach, instead of the
 //! function failing to start (a 502 with no JSON body behind API Gateway).
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 
 use accounts::config::ConfigError;
 use accounts::domain::UserId;
 use accounts::error::{ApiError, cause_chain, sdk_error};
 use accounts::keys::{KeySet, SigningKey};
-use accounts::refresh_token::SessionId;
+use accounts::refresh_token::{SessionId, SessionKeys};
 use accounts::token::{IssuedToken, TokenSigner};
 
 /// After the key set names an active key this function does not hold, the
@@ -226,17 +227,114 @@ impl KeyVault {
     /// (a local stack before its first key; the template creates the
     /// deployed one with an empty key list).
     async fn read(&self) -> Result<Option<String>, ApiError> {
-        match self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .send()
-            .await
+        read_secret(&self.client, &self.secret_id).await
+    }
+}
+
+/// `SESSION_KEY_SECRET_ID`: the name or ARN of the session secret.
+pub fn session_secret_id_from_env() -> Result<String, ConfigError> {
+    std::env::var("SESSION_KEY_SECRET_ID")
+        .ok()
+        .filter(|id| !id.trim().is_empty())
+        .ok_or(ConfigError::Missing("SESSION_KEY_SECRET_ID"))
+}
+
+/// The session secret, from which every refresh token's key derives
+/// (`accounts::refresh_token`). Read at cold start like the signing keys; a
+/// start that cannot read it still starts, and reads again at each use
+/// until it has it (503 meanwhile).
+pub struct SessionSecret {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+    held: RwLock<Option<Arc<SessionKeys>>>,
+}
+
+impl SessionSecret {
+    /// Reads nothing yet (users-admin, which may create it).
+    pub fn new(aws: &SdkConfig, secret_id: &str) -> Self {
+        Self {
+            client: aws_sdk_secretsmanager::Client::new(aws),
+            secret_id: secret_id.to_owned(),
+            held: RwLock::new(None),
+        }
+    }
+
+    /// Reads it at once (a function's cold start); a failure is only logged.
+    pub async fn load(aws: &SdkConfig, secret_id: &str) -> Self {
+        let secret = Self::new(aws, secret_id);
+        if let Err(error) = secret.keys().await {
+            tracing::warn!(cause = %cause_chain(&error), "the session secret could not be read at start-up");
+        }
+        secret
+    }
+
+    /// The session keys, read from Secrets Manager unless held already.
+    pub async fn keys(&self) -> Result<Arc<SessionKeys>, ApiError> {
+        if let Some(keys) = self
+            .held
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
         {
-            Ok(output) => Ok(output.secret_string),
-            Err(error) if not_found(&error) => Ok(None),
+            return Ok(keys);
+        }
+        let text = read_secret(&self.client, &self.secret_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::unexpected(
+                    "the session secret does not exist: run users-admin session-secret create",
+                )
+            })?;
+        let keys =
+            Arc::new(SessionKeys::from_secret(text.as_bytes()).ok_or_else(|| {
+                ApiError::unexpected("the session secret is shorter than 32 bytes")
+            })?);
+        *self
+            .held
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::clone(&keys));
+        Ok(keys)
+    }
+
+    /// Creates the secret with 256 random bits unless it exists (a local
+    /// stack: the template generates the deployed one). `true` if created.
+    pub async fn create_if_missing(&self) -> Result<bool, ApiError> {
+        if read_secret(&self.client, &self.secret_id).await?.is_some() {
+            return Ok(false);
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|error| ApiError::unexpected(error.to_string()))?;
+        let created = self
+            .client
+            .create_secret()
+            .name(&self.secret_id)
+            .secret_string(URL_SAFE_NO_PAD.encode(secret))
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(true),
+            // Another run created it meanwhile.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.code() == Some("ResourceExistsException")) =>
+            {
+                Ok(false)
+            }
             Err(error) => Err(sdk_error(error)),
         }
+    }
+}
+
+/// A secret's current value; `None` while the secret does not exist.
+async fn read_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<Option<String>, ApiError> {
+    match client.get_secret_value().secret_id(secret_id).send().await {
+        Ok(output) => Ok(output.secret_string),
+        Err(error) if not_found(&error) => Ok(None),
+        Err(error) => Err(sdk_error(error)),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::harness::{
 
 const CONFIRM_SUBJECT: &str = "Confirm your new email address";
 const NOTICE_SUBJECT: &str = "Your email address is about to change";
+const CHANGED_SUBJECT: &str = "Your email address was changed";
 
 async fn signed_in(app: &TestApp, local: &str) -> (String, String) {
     let email = app.email(local);
@@ -51,10 +52,10 @@ async fn an_email_change_answers_202_mails_both_addresses_and_changes_nothing_ye
     let notices = emails_about(&old, NOTICE_SUBJECT);
     assert_eq!(notices.len(), 1);
     let notice = notices[0]["body"]["text"].as_str().unwrap();
-    assert!(
-        !notice.contains(&confirm_token) && !notice.contains("#token="),
-        "{notice}"
-    );
+    assert!(!notice.contains(&confirm_token), "{notice}");
+    let cancel_token = token_mailed_to(&old, "cancel-email-change");
+    assert_eq!(cancel_token.len(), 43);
+    assert_ne!(cancel_token, confirm_token);
     // Nothing moved: the account keeps its address until the confirmation.
     assert_eq!(app.get_user(&token).await.body["user"]["email"], old);
     app.login(&old, PASSWORD).await.assert_ok();
@@ -84,6 +85,13 @@ async fn confirming_moves_the_account_and_its_claim_and_verifies_the_address() {
     app.confirm_email_change(&confirm_token)
         .await
         .assert_error(400, "invalid_email_change_token");
+    let told = emails_about(&old, CHANGED_SUBJECT);
+    assert_eq!(
+        told.len(),
+        1,
+        "the old address is told once the change is made"
+    );
+    assert!(told[0]["body"]["text"].as_str().unwrap().contains(&new));
     assert_eq!(
         app.register(&old, PASSWORD, "Another Ada").await.status,
         201
@@ -256,4 +264,130 @@ async fn an_eleventh_email_change_in_a_day_gets_429_and_sends_nothing() {
     assert!((6_300..=6_400).contains(&retry_after), "{retry_after}");
     assert!(emails_to(&target).is_empty());
     assert_eq!(app.snapshot().await, before);
+}
+
+/// Someone with the password starts a change to their own address; the
+/// owner recovers as the notice tells them. Each way of recovering must end
+/// the change (security review 2026-12, H1).
+async fn a_recovery_ends_the_pending_change(recover: impl AsyncFnOnce(&TestApp, &str, &str) -> ()) {
+    let app = TestApp::spawn().await;
+    let (old, token) = signed_in(&app, "victim").await;
+    let attacker = app.email("attacker");
+    let confirm_token = start_change(&app, &token, &attacker).await;
+
+    recover(&app, &old, &token).await;
+
+    app.confirm_email_change(&confirm_token)
+        .await
+        .assert_error(400, "invalid_email_change_token");
+    assert!(emails_about(&old, CHANGED_SUBJECT).is_empty());
+    app.login(&attacker, PASSWORD)
+        .await
+        .assert_error(401, "invalid_credentials");
+    let claims = app.count_items("EMAIL").await;
+    assert_eq!(claims, 1, "the attacker's address was never claimed");
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_a_pending_email_change() {
+    a_recovery_ends_the_pending_change(async |app: &TestApp, old: &str, _: &str| {
+        app.request_reset(old).await.assert_ok();
+        app.reset_password(&reset_token_sent_to(old), NEW_PASSWORD)
+            .await
+            .assert_ok();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_password_change_ends_a_pending_email_change() {
+    a_recovery_ends_the_pending_change(async |app: &TestApp, _: &str, token: &str| {
+        app.change_password(token, PASSWORD, NEW_PASSWORD)
+            .await
+            .assert_ok();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_global_logout_ends_a_pending_email_change() {
+    a_recovery_ends_the_pending_change(async |app: &TestApp, _: &str, token: &str| {
+        app.logout_scope(token, "global").await.assert_ok();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_admin_sign_out_ends_a_pending_email_change() {
+    a_recovery_ends_the_pending_change(async |app: &TestApp, old: &str, token: &str| {
+        let said = app
+            .admin(&["sign-out", old])
+            .await
+            .expect("users-admin sign-out");
+        assert!(said.contains("signed out"), "{said}");
+        app.get_user(token).await.assert_error(401, "invalid_token");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_cancel_link_in_the_notice_ends_the_change_once_with_no_login() {
+    let app = TestApp::spawn().await;
+    let (old, token) = signed_in(&app, "ada").await;
+    let attacker = app.email("attacker");
+    let confirm_token = start_change(&app, &token, &attacker).await;
+    let cancel_token = token_mailed_to(&old, "cancel-email-change");
+
+    let cancelled = app.cancel_email_change(&cancel_token).await;
+
+    assert_eq!(cancelled.assert_ok()["message"], "Email change cancelled");
+    app.confirm_email_change(&confirm_token)
+        .await
+        .assert_error(400, "invalid_email_change_token");
+    app.cancel_email_change(&cancel_token)
+        .await
+        .assert_error(400, "invalid_email_change_token");
+    assert_eq!(app.count_items("EMAIL_CHANGE").await, 0);
+    assert_eq!(app.count_items("CANCEL_EMAIL_CHANGE").await, 0);
+    assert_eq!(app.get_user(&token).await.body["user"]["email"], old);
+    // A new change works again, and its confirmation ends its cancel link.
+    let again = start_change(&app, &token, &app.email("countess")).await;
+    let second_cancel = token_mailed_to(&old, "cancel-email-change");
+    app.confirm_email_change(&again).await.assert_ok();
+    app.cancel_email_change(&second_cancel)
+        .await
+        .assert_error(400, "invalid_email_change_token");
+}
+
+#[tokio::test]
+async fn a_malformed_or_unknown_cancel_token_gets_400_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, token) = signed_in(&app, "ada").await;
+    start_change(&app, &token, &app.email("countess")).await;
+    let before = app.snapshot().await;
+
+    for bad in ["short", &"A".repeat(43), &"é".repeat(20)] {
+        app.cancel_email_change(bad)
+            .await
+            .assert_error(400, "invalid_email_change_token");
+    }
+
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn a_password_change_ends_a_pending_reset() {
+    let app = TestApp::spawn().await;
+    let (old, token) = signed_in(&app, "ada").await;
+    app.request_reset(&old).await.assert_ok();
+    let reset_token = reset_token_sent_to(&old);
+
+    app.change_password(&token, PASSWORD, NEW_PASSWORD)
+        .await
+        .assert_ok();
+
+    app.reset_password(&reset_token, "a third password, not used")
+        .await
+        .assert_error(400, "invalid_reset_token");
+    app.login(&old, NEW_PASSWORD).await.assert_ok();
 }

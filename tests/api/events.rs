@@ -2,7 +2,8 @@
 //! the real binaries, with the status it should get. The files carry
 //! placeholders (`REPLACE_WITH_ACCESS_TOKEN`, `REPLACE_WITH_RESET_TOKEN`,
 //! `REPLACE_WITH_REFRESH_TOKEN`, `REPLACE_WITH_SESSION_ID`,
-//! `REPLACE_WITH_VERIFICATION_TOKEN`, `REPLACE_WITH_EMAIL_CHANGE_TOKEN`)
+//! `REPLACE_WITH_VERIFICATION_TOKEN`, `REPLACE_WITH_EMAIL_CHANGE_TOKEN`,
+//! `REPLACE_WITH_CANCEL_TOKEN`)
 //! that a person replaces before `sam local invoke -e`; this test does the
 //! same.
 
@@ -21,6 +22,7 @@ const REFRESH_TOKEN: &str = "REPLACE_WITH_REFRESH_TOKEN";
 const SESSION_ID: &str = "REPLACE_WITH_SESSION_ID";
 const VERIFICATION_TOKEN: &str = "REPLACE_WITH_VERIFICATION_TOKEN";
 const EMAIL_CHANGE_TOKEN: &str = "REPLACE_WITH_EMAIL_CHANGE_TOKEN";
+const CANCEL_TOKEN: &str = "REPLACE_WITH_CANCEL_TOKEN";
 /// The account the event files use, and where update-user-email.json moves it.
 const EMAIL: &str = "ada@example.com";
 const NEW_EMAIL: &str = "countess@example.com";
@@ -181,6 +183,19 @@ async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
         200,
     );
     let token = changed["token"].as_str().unwrap().to_owned();
+    check(
+        "update-user",
+        "update-user-email.json",
+        &[(ACCESS_TOKEN, &token)],
+        202,
+    );
+    let cancel_token = token_mailed_to(EMAIL, "cancel-email-change");
+    check(
+        "confirm-email-change",
+        "cancel-email-change.json",
+        &[(CANCEL_TOKEN, &cancel_token)],
+        200,
+    );
     check(
         "update-user",
         "update-user-email.json",

@@ -31,4 +31,5 @@ mod request_rules;
 mod session_store;
 mod sessions;
 mod signing_keys;
+mod table_copy;
 mod update_user;

@@ -361,6 +361,7 @@ async fn an_authenticated_read_racing_reset_requests_for_the_same_user_never_get
                     hash: &hash,
                     sent_to: &current.user.email,
                     expires_at: u64::MAX / 2,
+                    token_version: current.token_version,
                 };
                 // A day apart: no send limit holds any of them back.
                 let now = round * 86_400;

@@ -352,3 +352,28 @@ async fn a_reset_verifies_the_address_it_reached_and_mails_a_notice() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_sixth_reset_mail_in_a_day_is_not_sent_and_the_answer_is_the_same() {
+    let app = TestApp::spawn().await;
+    let (email, first_token) = user_with_reset_email(&app).await;
+    let user_id = app.user_id(&app.token_for(&email, PASSWORD).await).await;
+    let now = unix_now();
+    let five: Vec<u64> = (1..=5).map(|hour| now - hour * 3600).collect();
+    app.set_numbers(&format!("USER#{user_id}"), "USER", "reset_sends", &five)
+        .await;
+    let mails_before = reset_emails_to(&email).len();
+
+    let answer = app.request_reset(&email).await;
+
+    assert_eq!(
+        answer.assert_ok()["message"],
+        app.request_reset("nobody-xyz@example.com")
+            .await
+            .assert_ok()["message"]
+    );
+    assert_eq!(reset_emails_to(&email).len(), mails_before);
+    app.reset_password(&first_token, NEW_PASSWORD)
+        .await
+        .assert_ok();
+}

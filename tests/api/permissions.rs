@@ -340,13 +340,15 @@ async fn session_routes_within_their_grants(app: &TestApp, token: &str, email: &
 const SIGNERS: [&str; 3] = ["login", "refresh-token", "change-password"];
 
 /// The functions that send mail: the only ones that may call SES.
-const MAILERS: [&str; 6] = [
+const MAILERS: [&str; 7] = [
     "register",
     "request-password-reset",
     "reset-password",
     "request-verification-email",
     "update-user",
     "change-password",
+    // The old address is told when an email change is made.
+    "confirm-email-change",
 ];
 
 #[test]
@@ -367,7 +369,7 @@ fn only_the_functions_that_send_mail_may_call_ses_and_only_send() {
 }
 
 #[test]
-fn only_the_signing_functions_may_read_the_private_keys() {
+fn only_the_signing_functions_may_read_the_private_keys_and_the_session_secret() {
     let mut signers = BTreeSet::new();
     for (function, resource) in template_functions() {
         let statements: Vec<&Yaml> = policy_statements(&resource)
@@ -395,12 +397,18 @@ fn only_the_signing_functions_may_read_the_private_keys() {
         );
         let resource_text = format!("{:?}", statements[0]["Resource"]);
         assert!(
-            resource_text.contains("SigningKeys"),
-            "{function}: {resource_text}"
+            resource_text.contains("SigningKeys") && resource_text.contains("SessionKeySecret"),
+            "{function} reads the private keys and the session secret: {resource_text}"
         );
         assert!(
             format!("{variable:?}").contains("SigningKeys"),
             "{function}: {variable:?}"
+        );
+        let session_variable =
+            &resource["Properties"]["Environment"]["Variables"]["SESSION_KEY_SECRET_ID"];
+        assert!(
+            format!("{session_variable:?}").contains("SessionKeySecret"),
+            "{function}: {session_variable:?}"
         );
         signers.insert(function);
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use accounts::clock::unix_now;
 use accounts::config::SessionPolicy;
 use accounts::domain::UserId;
-use accounts::refresh_token::{RefreshToken, SessionId, SessionKey, TOKEN_CHARS};
+use accounts::refresh_token::{RefreshToken, SessionId, SessionKeys, TOKEN_CHARS};
 use accounts::store::session_items::{MAX_LIVE_SESSIONS, SessionRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Body;
@@ -203,18 +203,20 @@ async fn tampered_unknown_and_malformed_refresh_tokens_get_401_and_write_nothing
     let last = tampered.len() - 2;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let unknown_key = SessionKey::generate().unwrap();
+    let unknown_secret =
+        SessionKeys::from_secret(uuid::Uuid::new_v4().simple().to_string().as_bytes())
+            .expect("32 bytes");
     let unknown = RefreshToken {
         user_id: user_id.clone(),
         session_id: SessionId::generate(),
         counter: 0,
     }
-    .encode(&unknown_key)
+    .encode(&unknown_secret)
     .unwrap();
     let before = app.snapshot().await;
     app.dynamodb_calls.take();
 
-    for malformed in ["", "short", &"*".repeat(TOKEN_CHARS), &format!("{token}A")] {
+    for malformed in ["short", &"*".repeat(TOKEN_CHARS), &format!("{token}A")] {
         app.refresh(malformed)
             .await
             .assert_error(401, "invalid_refresh_token");
@@ -593,4 +595,16 @@ async fn deleting_the_account_removes_its_sessions() {
             .await
             .assert_error(401, "invalid_refresh_token");
     }
+}
+
+#[tokio::test]
+async fn an_empty_refresh_token_is_a_missing_field_and_costs_no_read() {
+    let app = TestApp::spawn().await;
+    app.dynamodb_calls.take();
+
+    let response = app.refresh("").await;
+
+    response.assert_error(400, "validation_failed");
+    assert!(response.body["fields"]["refresh_token"].is_string());
+    assert!(app.dynamodb_calls.take().is_empty());
 }

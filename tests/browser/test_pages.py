@@ -184,6 +184,38 @@ def test_the_email_change_link_moves_the_account_to_the_new_address(browser):
     assert console_problems(browser) == []
 
 
+def test_the_cancel_link_in_the_notice_ends_the_change_with_no_login(browser):
+    address, thief = unique_email("owner"), unique_email("thief")
+    register_verified(address)
+    token = api("POST", "login", {"email": address, "password": PASSWORD}).json()["token"]
+    change = api("PUT", "user", {"email": thief, "current_password": PASSWORD}, token=token)
+    assert change.status_code == 202
+    confirm_link = mailed_link(thief, "confirm-email-change")
+    link = mailed_link(address, "cancel-email-change")
+
+    browser.get(link)
+    act = state(browser, "act")
+    assert "#token=" not in browser.current_url
+    button = act.find_element(By.CSS_SELECTOR, "button[type=submit]")
+    screenshot(browser, "cancel-email-change-ready")
+    button.click()
+    done = state(browser, "done")
+    assert "keeps its email address" in done.text
+    screenshot(browser, "cancel-email-change-done")
+    assert_token_stayed_in_the_browser(browser, token_of(link), "cancel_email_change")
+    assert console_problems(browser) == []
+    # The thief's confirmation no longer works; the account keeps its address.
+    refused = api("POST", f"confirm_email_change/{token_of(confirm_link)}")
+    assert refused.json()["code"] == "invalid_email_change_token"
+    assert api("POST", "login", {"email": address, "password": PASSWORD}).status_code == 200
+
+    browser.get(link)
+    state(browser, "act").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "expired or was already used" in state(browser, "expired").text
+    screenshot(browser, "cancel-email-change-used")
+    assert console_problems(browser, refused_api_calls=1) == []
+
+
 def test_a_link_without_its_token_says_so_and_a_reload_keeps_the_token(browser):
     browser.get(f"{API_BASE}/v1/pages/reset-password")
     assert "incomplete" in state(browser, "no-token").text

@@ -2,8 +2,7 @@
 //! change-password): the private keys beside the common state, and the one
 //! answer that hands a session's tokens to the client.
 
-use accounts::refresh_token::RefreshToken;
-use accounts::store::session_items::SessionRecord;
+use accounts::refresh_token::{RefreshToken, SessionKeys};
 use accounts::token::{IssuedToken, TokenSigner};
 use accounts::{ApiError, Config, sdk};
 use aws_config::SdkConfig;
@@ -11,7 +10,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use signing_keys::{KeyVault, Signer};
+use signing_keys::{KeyVault, SessionSecret, Signer};
 
 use http_api::AppState;
 use http_api::http::json_response;
@@ -19,6 +18,8 @@ use http_api::http::json_response;
 pub struct SigningState {
     pub app: AppState,
     pub signer: Signer,
+    /// What refresh tokens' keys derive from.
+    pub sessions: SessionSecret,
 }
 
 /// An access token and a refresh token of one session, signed and encoded
@@ -43,27 +44,33 @@ impl SigningState {
         Self::load(Config::from_env()?, &sdk::defaults().load().await).await
     }
 
-    /// The key set and the private keys are read side by side.
+    /// The key set, the private keys and the session secret are read side by side.
     pub async fn load(config: Config, aws: &SdkConfig) -> Result<Self, Error> {
         let secret_id = signing_keys::secret_id_from_env()?;
+        let session_secret_id = signing_keys::session_secret_id_from_env()?;
         let tokens = TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds);
-        let (app, signer) = tokio::join!(
+        let (app, signer, sessions) = tokio::join!(
             AppState::load(config, aws),
-            Signer::load(KeyVault::new(aws, &secret_id), tokens)
+            Signer::load(KeyVault::new(aws, &secret_id), tokens),
+            SessionSecret::load(aws, &session_secret_id)
         );
-        Ok(Self { app: app?, signer })
+        Ok(Self {
+            app: app?,
+            signer,
+            sessions,
+        })
     }
 
-    /// A new access token for `session` and the encoded refresh token
-    /// `refresh` of it (under the session's key).
+    /// A new access token for the session of `refresh`, and `refresh`
+    /// encoded under the session's key.
     pub async fn session_tokens(
         &self,
         request: &Request,
-        session: &SessionRecord,
         refresh: &RefreshToken,
     ) -> Result<SessionTokens, ApiError> {
-        let access = self.access_token(request, refresh).await?;
-        SessionTokens::new(access, refresh, session)
+        let (access, keys) =
+            tokio::join!(self.access_token(request, refresh), self.sessions.keys());
+        SessionTokens::new(access?, refresh, &*keys?)
     }
 
     /// A new access token of the session that `refresh` names.
@@ -82,16 +89,16 @@ impl SigningState {
 }
 
 impl SessionTokens {
-    /// `access` with the refresh token `refresh`, encoded under `session`'s key.
+    /// `access` with the refresh token `refresh`, encoded under its session's key.
     pub fn new(
         access: IssuedToken,
         refresh: &RefreshToken,
-        session: &SessionRecord,
+        keys: &SessionKeys,
     ) -> Result<Self, ApiError> {
         Ok(Self {
             access_token: access.token,
             expires_in: access.expires_in,
-            refresh_token: refresh.encode(&session.key)?,
+            refresh_token: refresh.encode(keys)?,
         })
     }
 

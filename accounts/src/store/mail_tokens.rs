@@ -5,6 +5,13 @@
 //! new token replaces the previous one and a delete removes it. Each use is
 //! one transaction that deletes the token item on condition that it is
 //! still there: of concurrent uses exactly one succeeds.
+//!
+//! A token item also records the user's `token_version` when it was
+//! mailed. Reset and email-change tokens work only while that version
+//! holds: whatever ends every session (a reset, a password change, a
+//! logout of every or every other session) also ends them, so a change
+//! started by someone who had the password does not outlive the owner's
+//! recovery (API.md, "Changes to 1.1 behaviour").
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
@@ -24,14 +31,24 @@ pub enum TokenKind {
     PasswordReset,
     EmailVerification,
     EmailChange,
+    /// Mailed to the old address with the notice of an email change: it
+    /// cancels the change with no login.
+    EmailChangeCancel,
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 3] = [
+    pub const ALL: [TokenKind; 4] = [
         TokenKind::PasswordReset,
         TokenKind::EmailVerification,
         TokenKind::EmailChange,
+        TokenKind::EmailChangeCancel,
     ];
+
+    /// Whether the token ends with the sessions (module docs): those that
+    /// could take the account from its owner.
+    fn ends_with_sessions(self) -> bool {
+        matches!(self, TokenKind::PasswordReset | TokenKind::EmailChange)
+    }
 
     /// The token item's sort key, and its partition key's prefix.
     fn item_kind(self) -> &'static str {
@@ -39,6 +56,7 @@ impl TokenKind {
             TokenKind::PasswordReset => "RESET",
             TokenKind::EmailVerification => "VERIFY",
             TokenKind::EmailChange => "EMAIL_CHANGE",
+            TokenKind::EmailChangeCancel => "CANCEL_EMAIL_CHANGE",
         }
     }
 
@@ -48,6 +66,7 @@ impl TokenKind {
             TokenKind::PasswordReset => "reset_token_hash",
             TokenKind::EmailVerification => "verify_token_hash",
             TokenKind::EmailChange => "email_change_token_hash",
+            TokenKind::EmailChangeCancel => "email_change_cancel_token_hash",
         }
     }
 
@@ -58,6 +77,7 @@ impl TokenKind {
             TokenKind::PasswordReset => "reset_sends",
             TokenKind::EmailVerification => "verify_sends",
             TokenKind::EmailChange => "email_change_sends",
+            TokenKind::EmailChangeCancel => "email_change_cancel_sends",
         }
     }
 
@@ -65,7 +85,9 @@ impl TokenKind {
         match self {
             TokenKind::PasswordReset => ApiError::InvalidResetToken,
             TokenKind::EmailVerification => ApiError::InvalidVerificationToken,
-            TokenKind::EmailChange => ApiError::InvalidEmailChangeToken,
+            TokenKind::EmailChange | TokenKind::EmailChangeCancel => {
+                ApiError::InvalidEmailChangeToken
+            }
         }
     }
 }
@@ -77,6 +99,8 @@ pub const VERIFICATION_TTL_SECONDS: u64 = DAY_SECONDS;
 pub const EMAIL_CHANGE_TTL_SECONDS: u64 = 3600;
 /// Email changes a user may start in a day.
 pub const EMAIL_CHANGES_PER_DAY: usize = 10;
+/// Reset and verification mails to one address in a day.
+pub const MAILS_PER_DAY: usize = 5;
 
 /// How often mail of one kind may go to one user.
 #[derive(Debug, Clone, Copy)]
@@ -87,21 +111,17 @@ pub struct SendLimit {
 }
 
 impl TokenKind {
-    /// API.md: a reset mail at most once a minute; a verification mail at
-    /// most once a minute and five times a day. An email change needs the
-    /// current password each time, but a user who knows it could still
-    /// mail any address over and over: ten a day.
+    /// API.md: a reset or verification mail at most once a minute and
+    /// five times a day. An email change needs the current password each
+    /// time, but a user who knows it could still mail any address over and
+    /// over: ten a day, and each sends one cancel link to the old address.
     pub fn send_limit(self) -> SendLimit {
         match self {
-            TokenKind::PasswordReset => SendLimit {
+            TokenKind::PasswordReset | TokenKind::EmailVerification => SendLimit {
                 min_interval_seconds: 60,
-                per_day: None,
+                per_day: Some(MAILS_PER_DAY),
             },
-            TokenKind::EmailVerification => SendLimit {
-                min_interval_seconds: 60,
-                per_day: Some(5),
-            },
-            TokenKind::EmailChange => SendLimit {
+            TokenKind::EmailChange | TokenKind::EmailChangeCancel => SendLimit {
                 min_interval_seconds: 0,
                 per_day: Some(EMAIL_CHANGES_PER_DAY),
             },
@@ -112,8 +132,8 @@ impl TokenKind {
 /// The tokens a user has outstanding, and when each kind was last mailed.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct PendingTokens {
-    hashes: [Option<String>; 3],
-    sends: [Vec<u64>; 3],
+    hashes: [Option<String>; 4],
+    sends: [Vec<u64>; 4],
 }
 
 impl PendingTokens {
@@ -200,6 +220,8 @@ pub struct TokenTicket {
     pub user_id: UserId,
     pub sent_to: Email,
     pub expires_at: u64,
+    /// The user's `token_version` when it was mailed (module docs).
+    pub token_version: u64,
 }
 
 /// A token to store for a user: its hash, the address it goes to and its expiry.
@@ -208,6 +230,8 @@ pub struct NewToken<'a> {
     pub hash: &'a str,
     pub sent_to: &'a Email,
     pub expires_at: u64,
+    /// The user's `token_version` now.
+    pub token_version: u64,
 }
 
 fn token_pk(kind: TokenKind, token_hash: &str) -> String {
@@ -225,6 +249,7 @@ impl UserStore {
         item.insert("user_id".to_owned(), s(user_id.as_str()));
         item.insert("sent_to".to_owned(), s(token.sent_to.as_str()));
         item.insert("expires_at".to_owned(), n(token.expires_at));
+        item.insert("token_version".to_owned(), n(token.token_version));
         item
     }
 
@@ -320,7 +345,9 @@ impl UserStore {
     }
 
     /// The unexpired token of this kind with this hash, if any. Expiry is
-    /// checked here, never left to DynamoDB's TTL.
+    /// checked here, never left to DynamoDB's TTL. An item without
+    /// `token_version` was mailed before 1.2 and counts as none: such links
+    /// end once, at the upgrade.
     pub async fn find_token(
         &self,
         kind: TokenKind,
@@ -333,11 +360,15 @@ impl UserStore {
         else {
             return Ok(None);
         };
+        if !item.contains_key("token_version") {
+            return Ok(None);
+        }
         let ticket = TokenTicket {
             user_id: user_id_attr(&item, "user_id")?,
             sent_to: Email::parse(&string_attr(&item, "sent_to")?)
                 .map_err(|_| super::malformed("sent_to"))?,
             expires_at: number_attr(&item, "expires_at")?,
+            token_version: number_attr(&item, "token_version")?,
         };
         Ok(Some(ticket).filter(|ticket| ticket.expires_at > now))
     }
@@ -346,7 +377,9 @@ impl UserStore {
     /// that it is still there and unexpired; the user is updated by
     /// `user_update`, on condition that the token is still its live one of
     /// that kind and that its address is still the one the token was
-    /// mailed to (or, for an email change, the one it had when read).
+    /// mailed to (or, for an email change, the one it had when read), and,
+    /// for the kinds that end with the sessions, that no session-ending
+    /// change came since it was mailed.
     fn consume(
         &self,
         kind: TokenKind,
@@ -364,15 +397,22 @@ impl UserStore {
             .expression_attribute_values(":now", n(now))
             .build()
             .map_err(ApiError::unexpected)?;
-        let update = user_update
+        let mut update = user_update
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&ticket.user_id), USER_SK)))
-            .condition_expression("#hash = :token_hash AND email = :current_email")
             .expression_attribute_names("#hash", kind.hash_attribute())
             .expression_attribute_values(":token_hash", s(token_hash))
-            .expression_attribute_values(":current_email", s(current_email.as_str()))
-            .build()
-            .map_err(ApiError::unexpected)?;
+            .expression_attribute_values(":current_email", s(current_email.as_str()));
+        update = if kind.ends_with_sessions() {
+            update
+                .condition_expression(
+                    "#hash = :token_hash AND email = :current_email AND token_version = :mailed_at_version",
+                )
+                .expression_attribute_values(":mailed_at_version", n(ticket.token_version))
+        } else {
+            update.condition_expression("#hash = :token_hash AND email = :current_email")
+        };
+        let update = update.build().map_err(ApiError::unexpected)?;
         Ok([
             TransactWriteItem::builder().delete(delete).build(),
             TransactWriteItem::builder().update(update).build(),
@@ -448,7 +488,7 @@ impl UserStore {
     /// token reached, which is thereby verified, and the uniqueness claim
     /// moves with it, in one transaction. Tokens mailed to the old address
     /// (a pending reset above all) are withdrawn: none may outlive the
-    /// mailbox it was sent to. `EmailTaken` if the new address was claimed
+    /// mailbox it was sent to, the cancel link among them. `EmailTaken` if the new address was claimed
     /// meanwhile; `InvalidEmailChangeToken` if the token was used, replaced
     /// or expired, or the address changed meanwhile.
     pub async fn confirm_email_change(
@@ -469,7 +509,7 @@ impl UserStore {
         let update = Update::builder()
             .update_expression(
                 "SET email = :new_email, email_verified = :verified, updated_at = :updated_at \
-                 REMOVE #hash, reset_token_hash, verify_token_hash",
+                 REMOVE #hash, reset_token_hash, verify_token_hash, email_change_cancel_token_hash",
             )
             .expression_attribute_values(":new_email", s(updated.email.as_str()))
             .expression_attribute_values(":verified", AttributeValue::Bool(true))
@@ -479,7 +519,11 @@ impl UserStore {
             .to_vec();
         items.push(self.put_new(email_claim_item(&updated.email, &user.id))?);
         items.push(self.delete_claim(&user.email, &user.id)?);
-        for stale in [TokenKind::PasswordReset, TokenKind::EmailVerification] {
+        for stale in [
+            TokenKind::PasswordReset,
+            TokenKind::EmailVerification,
+            TokenKind::EmailChangeCancel,
+        ] {
             if let Some(hash) = current.pending.hash(stale) {
                 items.push(self.delete_token_item(stale, hash)?);
             }
@@ -495,10 +539,38 @@ impl UserStore {
         }
     }
 
+    /// Consumes a cancel token (mailed to the old address with the notice of
+    /// an email change): the pending change ends, its token with it, in one
+    /// transaction. `InvalidEmailChangeToken` if the cancel token was used,
+    /// replaced by a newer change's or expired, or the change completed.
+    pub async fn cancel_email_change(
+        &self,
+        token_hash: &str,
+        ticket: &TokenTicket,
+        current: &StoredUser,
+        now: u64,
+    ) -> Result<(), ApiError> {
+        let kind = TokenKind::EmailChangeCancel;
+        let update = Update::builder()
+            .update_expression("SET updated_at = :updated_at REMOVE #hash, email_change_token_hash")
+            .expression_attribute_values(":updated_at", s(&rfc3339(now)));
+        let mut items = self
+            .consume(kind, token_hash, ticket, now, &ticket.sent_to, update)?
+            .to_vec();
+        if let Some(change) = current.pending.hash(TokenKind::EmailChange) {
+            items.push(self.delete_token_item(TokenKind::EmailChange, change)?);
+        }
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(()),
+            Transaction::ConditionFailed(_) => Err(kind.invalid()),
+        }
+    }
+
     /// Sets a new password and begins `session` in one transaction: the
     /// user's token version moves on, so every other session and every
     /// access token issued before ends, while `session` is stored at the
-    /// new version. The login lockout of the address is cleared (its
+    /// new version, which also ends a pending reset or email change (module
+    /// docs). The login lockout of the address is cleared (its
     /// password was just proven). `InvalidToken` if the password or the
     /// token version changed since `current` was read: the caller's session
     /// has ended meanwhile.

@@ -129,16 +129,23 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
     (
         "confirm-email-change",
         &[
+            // It also serves the cancel link (CANCEL_EMAIL_CHANGE#).
             table(
                 &["dynamodb:GetItem"],
-                &[KEYS_PK, "EMAIL_CHANGE#*", "USER#*"],
+                &[KEYS_PK, "EMAIL_CHANGE#*", "CANCEL_EMAIL_CHANGE#*", "USER#*"],
             ),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             // The claim moves; the tokens mailed to the old address go.
             table(&["dynamodb:PutItem"], &["EMAIL#*"]),
             table(
                 &["dynamodb:DeleteItem"],
-                &["EMAIL#*", "EMAIL_CHANGE#*", "RESET#*", "VERIFY#*"],
+                &[
+                    "EMAIL#*",
+                    "EMAIL_CHANGE#*",
+                    "CANCEL_EMAIL_CHANGE#*",
+                    "RESET#*",
+                    "VERIFY#*",
+                ],
             ),
         ],
     ),
@@ -170,9 +177,10 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
                 &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 &["LOGIN#*"],
             ),
+            // The change's token, and the cancel link to the old address.
             table(
                 &["dynamodb:PutItem", "dynamodb:DeleteItem"],
-                &["EMAIL_CHANGE#*"],
+                &["EMAIL_CHANGE#*", "CANCEL_EMAIL_CHANGE#*"],
             ),
         ],
     ),
@@ -182,7 +190,14 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
             table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
             table(
                 &["dynamodb:DeleteItem"],
-                &["USER#*", "EMAIL#*", "RESET#*", "VERIFY#*", "EMAIL_CHANGE#*"],
+                &[
+                    "USER#*",
+                    "EMAIL#*",
+                    "RESET#*",
+                    "VERIFY#*",
+                    "EMAIL_CHANGE#*",
+                    "CANCEL_EMAIL_CHANGE#*",
+                ],
             ),
             // The sessions, after the user.
             table(&["dynamodb:Query", "dynamodb:BatchWriteItem"], &["USER#*"]),

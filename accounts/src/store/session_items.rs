@@ -12,10 +12,7 @@
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, Select, TransactWriteItem, Update, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{DeleteRequest, Select, TransactWriteItem, Update, WriteRequest};
 
 use super::users::USER_SK;
 use super::{
@@ -25,7 +22,7 @@ use super::{
 use crate::config::SessionPolicy;
 use crate::domain::UserId;
 use crate::error::{ApiError, sdk_error};
-use crate::refresh_token::{RefreshToken, SessionId, SessionKey};
+use crate::refresh_token::{RefreshToken, SessionId};
 
 /// User agents are kept to this many characters (API.md: at most 256).
 pub const USER_AGENT_CHARS: usize = 256;
@@ -45,7 +42,6 @@ pub struct SessionRecord {
     /// The user's `token_version` when the session began (or was kept by
     /// `logout?scope=others`).
     pub epoch: u64,
-    pub key: SessionKey,
     /// The counter of the current refresh token.
     pub counter: u64,
     /// When the current refresh token was handed out.
@@ -69,7 +65,6 @@ impl SessionRecord {
                 .map(keep_user_agent)
                 .filter(|agent| !agent.is_empty()),
             epoch,
-            key: SessionKey::generate()?,
             counter: 0,
             rotated_at: now,
         })
@@ -116,10 +111,6 @@ pub fn session_item(record: &SessionRecord, policy: &SessionPolicy) -> Item {
         ("created_at".to_owned(), n(record.created_at)),
         ("last_used_at".to_owned(), n(record.last_used_at)),
         ("epoch".to_owned(), n(record.epoch)),
-        (
-            "refresh_key".to_owned(),
-            AttributeValue::B(Blob::new(record.key.as_bytes())),
-        ),
         ("counter".to_owned(), n(record.counter)),
         ("rotated_at".to_owned(), n(record.rotated_at)),
         (
@@ -133,12 +124,10 @@ pub fn session_item(record: &SessionRecord, policy: &SessionPolicy) -> Item {
     item
 }
 
+/// Items written before 1.2 also hold a `refresh_key`, which nothing reads
+/// any more: their refresh tokens no longer verify (each session ends once,
+/// at the upgrade), and the items go with their TTL.
 pub fn session_from_item(item: &Item) -> Result<SessionRecord, ApiError> {
-    let key = match item.get("refresh_key") {
-        Some(AttributeValue::B(blob)) => SessionKey::from_bytes(blob.as_ref()),
-        _ => None,
-    }
-    .ok_or_else(|| malformed("refresh_key"))?;
     Ok(SessionRecord {
         id: SessionId::parse(&string_attr(item, "session_id")?)
             .ok_or_else(|| malformed("session_id"))?,
@@ -150,7 +139,6 @@ pub fn session_from_item(item: &Item) -> Result<SessionRecord, ApiError> {
             Some(_) => Some(string_attr(item, "user_agent")?),
         },
         epoch: number_attr(item, "epoch")?,
-        key,
         counter: number_attr(item, "counter")?,
         rotated_at: number_attr(item, "rotated_at")?,
     })
@@ -274,9 +262,10 @@ impl UserStore {
         delete_if(request).await
     }
 
-    /// Ends every session of the user at once (`logout?scope=global`): the
-    /// user's version moves on, which no session's epoch then matches.
-    /// `false` if the user is gone.
+    /// Ends every session of the user at once (`logout?scope=global`,
+    /// `users-admin sign-out`): the user's version moves on, which no
+    /// session's epoch then matches, nor a pending reset or email change
+    /// (`mail_tokens`). `false` if the user is gone.
     pub async fn end_all_sessions(&self, user_id: &UserId) -> Result<bool, ApiError> {
         let request = self
             .client
@@ -428,7 +417,10 @@ mod tests {
         assert_eq!(back.user_id, user_id);
         assert_eq!(back.epoch, 3);
         assert_eq!(back.user_agent.as_deref(), Some("curl/8.0"));
-        assert_eq!(back.key.as_bytes(), record.key.as_bytes());
+        assert!(
+            !item.contains_key("refresh_key"),
+            "no key material in the table"
+        );
         assert_eq!(back.counter, 0);
     }
 
@@ -458,10 +450,10 @@ mod tests {
     }
 
     #[test]
-    fn an_item_without_its_key_is_corrupt() {
+    fn an_item_without_its_counter_is_corrupt() {
         let record = SessionRecord::begin(&UserId::generate(), 0, None, 0).unwrap();
         let mut item = session_item(&record, &policy());
-        item.remove("refresh_key");
+        item.remove("counter");
         assert!(matches!(
             session_from_item(&item),
             Err(ApiError::Unexpected(_))

@@ -53,6 +53,7 @@ impl UserStore {
             hash: verification_hash,
             sent_to: &user.email,
             expires_at: verification_expires_at,
+            token_version: 0,
         };
         let mut item = user_item(&user, &new_user.password_hash);
         item.insert(token.kind.hash_attribute().to_owned(), s(verification_hash));

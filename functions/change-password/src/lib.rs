@@ -90,7 +90,7 @@ async fn change_password(
     let session = SessionRecord::begin(&user.user.id, user.token_version + 1, user_agent, now)?;
     // Signed before anything is written: a failure to sign changes nothing.
     let tokens = signing
-        .session_tokens(request, &session, &session.current_token())
+        .session_tokens(request, &session.current_token())
         .await?;
     app.store
         .change_password(user, &password_hash, &session, &app.config.sessions, now)

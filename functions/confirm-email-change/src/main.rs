@@ -1,7 +1,7 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     http_api::lambda::run(
-        http_api::AppState::from_env(),
+        mailer::MailingState::from_env(),
         confirm_email_change::handler,
     )
     .await

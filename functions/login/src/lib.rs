@@ -84,7 +84,7 @@ async fn login(signing: &SigningState, request: &Request) -> Result<Response<Bod
     let first = session.current_token();
     let (cleared, tokens, existing) = tokio::join!(
         state.store.clear_login_failures(&email),
-        signing.session_tokens(request, &session, &first),
+        signing.session_tokens(request, &first),
         state.store.session_item_count(user_id)
     );
     cleared?;

@@ -33,7 +33,7 @@ struct Asset {
     body: &'static str,
 }
 
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 6] = [
     Asset {
         name: "reset-password",
         content_type: "text/html; charset=utf-8",
@@ -48,6 +48,11 @@ const ASSETS: [Asset; 5] = [
         name: "confirm-email-change",
         content_type: "text/html; charset=utf-8",
         body: include_str!("../static/confirm-email-change.html"),
+    },
+    Asset {
+        name: "cancel-email-change",
+        content_type: "text/html; charset=utf-8",
+        body: include_str!("../static/cancel-email-change.html"),
     },
     Asset {
         name: "pages.js",

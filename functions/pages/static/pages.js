@@ -19,6 +19,10 @@ const PAGES = {
     expiredCode: 'invalid_email_change_token',
     stateOf: { email_taken: 'taken' },
   },
+  'cancel-email-change': {
+    route: 'cancel_email_change',
+    expiredCode: 'invalid_email_change_token',
+  },
 };
 
 const page = document.body.dataset.page;

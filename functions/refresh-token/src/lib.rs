@@ -9,12 +9,13 @@
 use accounts::ApiError;
 use accounts::clock::unix_now;
 use accounts::config::SessionPolicy;
-use accounts::refresh_token::{Presented, RefreshToken, Rotation, rotation};
+use accounts::refresh_token::{Presented, RefreshToken, Rotation, SessionKeys, rotation};
 use accounts::store::Session;
 use accounts::store::session_items::SessionRecord;
+use http_api::field;
 use http_api::http::{parse_body, respond};
 use lambda_http::{Body, Error, Request, Response};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use token_issuer::{SessionTokens, SigningState};
 
@@ -33,17 +34,22 @@ async fn refresh(signing: &SigningState, request: &Request) -> Result<Response<B
     let state = &signing.app;
     let policy = &state.config.sessions;
     let RefreshRequest { refresh_token } = parse_body(request)?;
+    // Empty is missing, as for every other required field (API.md).
+    if refresh_token.expose_secret().is_empty() {
+        return Err(ApiError::invalid_fields([(
+            field!(RefreshRequest, refresh_token),
+            Some("must not be empty"),
+        )]));
+    }
     // Text that is not shaped like a token costs no read.
     let presented = Presented::parse(&refresh_token).ok_or(ApiError::InvalidRefreshToken)?;
     let claimed = presented.claimed().clone();
-    let span = tracing::Span::current();
-    span.record("user_id", claimed.user_id.as_str());
-    span.record("session_id", claimed.session_id.as_str());
 
-    let stored = state
-        .store
-        .session(&claimed.user_id, &claimed.session_id)
-        .await?;
+    let (stored, keys) = tokio::join!(
+        state.store.session(&claimed.user_id, &claimed.session_id),
+        signing.sessions.keys()
+    );
+    let (stored, keys) = (stored?, keys?);
     let Session {
         user: Some(user),
         record: Some(session),
@@ -52,10 +58,14 @@ async fn refresh(signing: &SigningState, request: &Request) -> Result<Response<B
         return Err(ApiError::InvalidRefreshToken);
     };
     // Until its MAC is checked, the token proves nothing: a guessed or
-    // tampered one gets the same answer as an unknown one, and no write.
+    // tampered one gets the same answer as an unknown one, no write, and
+    // no ids in the log (they would be whatever the sender wrote).
     let token = presented
-        .verify(&session.key)
+        .verify(&keys)
         .ok_or(ApiError::InvalidRefreshToken)?;
+    let span = tracing::Span::current();
+    span.record("user_id", token.user_id.as_str());
+    span.record("session_id", token.session_id.as_str());
     // Ended with all the user's sessions (a password reset, a global or
     // `others` logout moved the user's version on): as unknown. Past its
     // age: expired, so the client knows to log in again.
@@ -68,10 +78,10 @@ async fn refresh(signing: &SigningState, request: &Request) -> Result<Response<B
     }
 
     match decide(&token, &session, policy, now) {
-        Rotation::Advance => advance(signing, request, &token, &session, now).await,
+        Rotation::Advance => advance(signing, request, &token, &session, &keys, now).await,
         Rotation::Retry => {
             let current = session.current_token();
-            let tokens = signing.session_tokens(request, &session, &current).await?;
+            let tokens = signing.session_tokens(request, &current).await?;
             refreshed(tokens, &current)
         }
         Rotation::Reused => Err(end_reused(signing, &token).await),
@@ -86,6 +96,7 @@ async fn advance(
     request: &Request,
     token: &RefreshToken,
     session: &SessionRecord,
+    keys: &SessionKeys,
     now: u64,
 ) -> Result<Response<Body>, ApiError> {
     let store = &signing.app.store;
@@ -98,7 +109,7 @@ async fn advance(
     );
     if advanced? {
         let next = token.next();
-        return refreshed(SessionTokens::new(access?, &next, session)?, &next);
+        return refreshed(SessionTokens::new(access?, &next, keys)?, &next);
     }
     let again = store.session(&token.user_id, &token.session_id).await?;
     let (Some(user), Some(now_stored)) = (again.user, again.record) else {
@@ -110,7 +121,7 @@ async fn advance(
     match decide(token, &now_stored, policy, now) {
         Rotation::Retry => {
             let current = now_stored.current_token();
-            refreshed(SessionTokens::new(access?, &current, session)?, &current)
+            refreshed(SessionTokens::new(access?, &current, keys)?, &current)
         }
         Rotation::Reused => Err(end_reused(signing, token).await),
         Rotation::Advance => Err(ApiError::unexpected(

@@ -48,7 +48,7 @@ async fn send_reset(
         )
         .await?;
     match issued {
-        Issued::Sent => tracing::info!("reset email sent"),
+        Issued::Sent { .. } => tracing::info!("reset email sent"),
         Issued::Withheld { .. } => {
             tracing::info!("reset email withheld: one was sent less than a minute ago");
         }

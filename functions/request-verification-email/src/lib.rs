@@ -52,7 +52,7 @@ async fn send_verification(
         )
         .await?;
     match issued {
-        Issued::Sent => tracing::info!("verification email sent"),
+        Issued::Sent { .. } => tracing::info!("verification email sent"),
         Issued::Withheld { .. } => {
             tracing::info!("verification email withheld: one a minute, five a day");
         }

@@ -2,7 +2,8 @@
 //! account to a new email address. A bearer token alone cannot move the
 //! address: the change needs the current password (counted by the login
 //! lockout) and is only made when the link mailed to the new address is
-//! used (`confirm-email-change`); the old address gets a notice.
+//! used (`confirm-email-change`); the old address gets a notice with a
+//! link that cancels the change.
 
 use accounts::ApiError;
 use accounts::domain::{Email, User, UserName};
@@ -127,22 +128,58 @@ async fn update_user(
                 },
             )
             .await?;
-        if let Issued::Withheld {
-            retry_after_seconds,
-        } = issued
-        {
-            tracing::info!("email change refused: ten today already");
-            return Err(ApiError::TooManyAttempts {
+        let change_hash = match issued {
+            Issued::Sent { token_hash } => token_hash,
+            Issued::Withheld {
                 retry_after_seconds,
-            });
-        }
-        let notice = Mail::EmailChangeRequested { new_email };
-        if let Err(error) = mailing
+            } => {
+                tracing::info!("email change refused: ten today already");
+                return Err(ApiError::TooManyAttempts {
+                    retry_after_seconds,
+                });
+            }
+        };
+        // The owner must be able to stop a change they did not make: a
+        // change whose notice (with its cancel link) cannot reach the old
+        // address is withdrawn, and the caller may try again.
+        let notice = mailing
             .mailer
-            .send(request, &current.user.email, &notice)
-            .await
-        {
-            tracing::error!(cause = %cause_chain(&error), "email-change notice to the old address not sent");
+            .issue_and_send(
+                &state.store,
+                request,
+                current,
+                TokenMail {
+                    kind: TokenKind::EmailChangeCancel,
+                    sent_to: &current.user.email,
+                    ttl_seconds: EMAIL_CHANGE_TTL_SECONDS,
+                },
+                |cancel_token| Mail::EmailChangeRequested {
+                    new_email: new_email.clone(),
+                    cancel_token,
+                    valid_minutes: EMAIL_CHANGE_TTL_SECONDS / 60,
+                },
+            )
+            .await;
+        if !matches!(notice, Ok(Issued::Sent { .. })) {
+            let sends_before = current.pending.sends(TokenKind::EmailChange);
+            if let Err(error) = state
+                .store
+                .cancel_token(
+                    TokenKind::EmailChange,
+                    &current.user.id,
+                    &change_hash,
+                    sends_before,
+                )
+                .await
+            {
+                tracing::error!(cause = %cause_chain(&error), "withdrawing an email change without its notice failed");
+            }
+            return Err(match notice {
+                Err(error) => error,
+                Ok(_) => {
+                    ApiError::Unavailable("the cancel link to the old address was withheld".into())
+                }
+            });
         }
         tracing::info!("email change started");
     }

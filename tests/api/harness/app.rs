@@ -26,7 +26,7 @@ use lambda_http::{Body, Request, RequestExt};
 use mailer::alike::MailRequestState;
 use mailer::{Mailer, MailingState};
 use serde_json::{Value, json};
-use signing_keys::{KeyVault, Signer};
+use signing_keys::{KeyVault, SessionSecret, Signer};
 use token_issuer::SigningState;
 
 use super::dynamodb_calls::CallLog;
@@ -255,9 +255,12 @@ impl TestApp {
                 PublishedKeys::new(key_set.clone()),
             )
         };
+        let secrets = sdk_config(&endpoints.secretsmanager_endpoint).await;
+        let session_secret_id = keys::session_secret_id(&secret_id);
         let signing_state = SigningState {
             app: app_state(),
             signer,
+            sessions: SessionSecret::load(&secrets, &session_secret_id).await,
         };
         let change_password_state = ChangePasswordState {
             signing: SigningState {
@@ -270,6 +273,7 @@ impl TestApp {
                     TokenSigner::new(&config.jwt_audience, config.access_token_ttl_seconds),
                 )
                 .await,
+                sessions: SessionSecret::load(&secrets, &session_secret_id).await,
             },
             mailer: Mailer::new(&ses, &mail_config),
         };
@@ -355,8 +359,8 @@ impl TestApp {
                 .await
             }
             Route::VerifyEmail(_) => Box::pin(verify_email::handler(&self.state, request)).await,
-            Route::ConfirmEmailChange(_) => {
-                Box::pin(confirm_email_change::handler(&self.state, request)).await
+            Route::ConfirmEmailChange(_) | Route::CancelEmailChange(_) => {
+                Box::pin(confirm_email_change::handler(&self.mailing_state, request)).await
             }
             Route::ChangePassword => {
                 Box::pin(change_password::handler(
@@ -398,7 +402,8 @@ impl TestApp {
         match route {
             Route::ResetPassword(token)
             | Route::VerifyEmail(token)
-            | Route::ConfirmEmailChange(token) => {
+            | Route::ConfirmEmailChange(token)
+            | Route::CancelEmailChange(token) => {
                 request.with_path_parameters(HashMap::from([("token".to_owned(), token.clone())]))
             }
             Route::EndSession(id) => {
@@ -486,6 +491,15 @@ impl TestApp {
     pub async fn confirm_email_change(&self, token: &str) -> TestResponse {
         self.send(
             &Route::ConfirmEmailChange(token.to_owned()),
+            None,
+            &Value::Null,
+        )
+        .await
+    }
+
+    pub async fn cancel_email_change(&self, token: &str) -> TestResponse {
+        self.send(
+            &Route::CancelEmailChange(token.to_owned()),
             None,
             &Value::Null,
         )
@@ -617,6 +631,10 @@ impl TestApp {
             dynamodb: self.dynamodb.clone(),
             table: self.table.clone(),
             vault: Some(keys::vault(&self.secret_id).await),
+            session_secret: Some(SessionSecret::new(
+                &sdk_config(&emulators().secretsmanager_endpoint).await,
+                &keys::session_secret_id(&self.secret_id),
+            )),
             access_token_ttl_seconds: self.state.config.access_token_ttl_seconds,
         };
         users_admin::execute(args, &admin).await

@@ -9,7 +9,7 @@ use accounts::clock::unix_now;
 use accounts::keys::{KeySet, SigningKey};
 use accounts::store::UserStore;
 use accounts::store::keys::StoredKeySet;
-use signing_keys::KeyVault;
+use signing_keys::{KeyVault, SessionSecret};
 
 use super::emulators::{emulators, sdk_config};
 
@@ -38,9 +38,19 @@ pub async fn vault(secret_id: &str) -> KeyVault {
     KeyVault::new(&aws, secret_id)
 }
 
+/// The session secret beside the signing-key secret `secret_id`.
+pub fn session_secret_id(secret_id: &str) -> String {
+    format!("{secret_id}-sessions")
+}
+
 /// Stores the run's key in `secret_id` and publishes it, active, in the
-/// table of `store`.
+/// table of `store`; creates the session secret beside it.
 pub async fn install_run_key(store: &UserStore, secret_id: &str) -> KeySet {
+    let aws = sdk_config(&emulators().secretsmanager_endpoint).await;
+    SessionSecret::new(&aws, &session_secret_id(secret_id))
+        .create_if_missing()
+        .await
+        .unwrap_or_else(|error| panic!("creating the test session secret: {error:?}"));
     let key = run_key();
     vault(secret_id)
         .await
@@ -54,4 +64,18 @@ pub async fn install_run_key(store: &UserStore, secret_id: &str) -> KeySet {
         .unwrap_or_else(|error| panic!("publishing the test signing key: {error:?}"));
     assert!(replaced, "the test table already had a key set");
     keys
+}
+
+/// The value of a secret in the Secrets Manager emulator, read as an
+/// issuing function reads it.
+pub async fn secret_string(secret_id: &str) -> String {
+    let aws = sdk_config(&emulators().secretsmanager_endpoint).await;
+    aws_sdk_secretsmanager::Client::new(&aws)
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("reading {secret_id}: {error:?}"))
+        .secret_string
+        .expect("a string secret")
 }

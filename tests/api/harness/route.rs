@@ -18,6 +18,7 @@ pub enum Route {
     RequestVerification,
     VerifyEmail(String),
     ConfirmEmailChange(String),
+    CancelEmailChange(String),
     ChangePassword,
     GetUser,
     UpdateUser,
@@ -39,7 +40,8 @@ impl Route {
             | Route::ResetPassword(_)
             | Route::RequestVerification
             | Route::VerifyEmail(_)
-            | Route::ConfirmEmailChange(_) => Method::POST,
+            | Route::ConfirmEmailChange(_)
+            | Route::CancelEmailChange(_) => Method::POST,
             Route::GetUser
             | Route::ListUsers(_)
             | Route::Sessions
@@ -65,6 +67,7 @@ impl Route {
             Route::RequestVerification => path("verify_email"),
             Route::VerifyEmail(token) => path(&format!("verify_email/{token}")),
             Route::ConfirmEmailChange(token) => path(&format!("confirm_email_change/{token}")),
+            Route::CancelEmailChange(token) => path(&format!("cancel_email_change/{token}")),
             Route::ChangePassword => path("user/password"),
             Route::GetUser | Route::UpdateUser | Route::DeleteUser => path("user"),
             Route::ListUsers(_) => path("users"),

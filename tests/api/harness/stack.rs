@@ -15,7 +15,7 @@ use accounts::config::{
 };
 use accounts::keys::KeySet;
 
-use super::keys::install_run_key;
+use super::keys::{install_run_key, session_secret_id};
 
 use super::emulators::{
     emulators, free_port, log_dir, require_installed, setup_sdk_config, spawn,
@@ -140,6 +140,7 @@ fn start() -> Stack {
             )
             .env("TABLE_NAME", &config.table_name)
             .env("SIGNING_KEYS_SECRET_ID", &secret_id)
+            .env("SESSION_KEY_SECRET_ID", session_secret_id(&secret_id))
             .env(
                 "JWT_ISSUER",
                 config.jwt_issuer.as_deref().unwrap_or_default(),

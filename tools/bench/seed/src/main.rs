@@ -39,7 +39,7 @@ use accounts::token::TokenSigner;
 use accounts::{ApiError, Config, mail_token, password};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use signing_keys::KeyVault;
+use signing_keys::{KeyVault, SessionSecret};
 use tokio::task::JoinSet;
 
 /// The password of events/login.json.
@@ -139,6 +139,7 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
             hash: &mail_token::hash(&token),
             sent_to: &user.email,
             expires_at: now + RESET_TOKEN_TTL_SECONDS,
+            token_version: stored.token_version,
         };
         store.issue_token(&stored, new_token, now).await?;
         reset_tokens.push(token.expose_secret().to_owned());
@@ -158,10 +159,13 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
         &hash,
     )
     .await?;
+    let session_keys = SessionSecret::new(&aws, &signing_keys::session_secret_id_from_env()?)
+        .keys()
+        .await?;
     let mut refresh_tokens = Vec::with_capacity(count);
     for _ in 0..count {
         let session = new_session(&store, &config, &refreshing[0]).await?;
-        let token = session.current_token().encode(&session.key)?;
+        let token = session.current_token().encode(&session_keys)?;
         refresh_tokens.push(token.expose_secret().to_owned());
     }
     let many = create_users(
@@ -202,6 +206,7 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
             hash: &mail_token::hash(&token),
             sent_to: &new_email,
             expires_at: now + EMAIL_CHANGE_TTL_SECONDS,
+            token_version: stored.token_version,
         };
         store.issue_token(&stored, new_token, now).await?;
         email_change_tokens.push(token.expose_secret().to_owned());
