@@ -352,7 +352,7 @@ const MAILERS: [&str; 7] = [
 ];
 
 #[test]
-fn only_the_functions_that_send_mail_may_call_ses_and_only_send() {
+fn only_the_functions_that_send_mail_may_call_ses_only_send_and_only_as_the_sender() {
     let mut mailers = BTreeSet::new();
     for (function, resource) in template_functions() {
         let ses_actions: Vec<String> = policy_statements(&resource)
@@ -362,6 +362,22 @@ fn only_the_functions_that_send_mail_may_call_ses_and_only_send() {
             .collect();
         if !ses_actions.is_empty() {
             assert_eq!(ses_actions, ["ses:SendEmail"], "{function}");
+            // Only as the configured sender (security review 2026-12, L7).
+            for statement in policy_statements(&resource) {
+                if strings(&statement["Action"])
+                    .iter()
+                    .any(|a| a.starts_with("ses:"))
+                {
+                    let condition = format!(
+                        "{:?}",
+                        statement["Condition"]["StringEquals"]["ses:FromAddress"]
+                    );
+                    assert!(
+                        condition.contains("SesFromAddress"),
+                        "{function}: {condition}"
+                    );
+                }
+            }
             mailers.insert(function);
         }
     }

@@ -106,8 +106,8 @@ pub const MAILS_PER_DAY: usize = 5;
 #[derive(Debug, Clone, Copy)]
 pub struct SendLimit {
     pub min_interval_seconds: u64,
-    /// At most this many in 24 hours; `None`: no daily cap.
-    pub per_day: Option<usize>,
+    /// At most this many in 24 hours.
+    pub per_day: usize,
 }
 
 impl TokenKind {
@@ -119,11 +119,11 @@ impl TokenKind {
         match self {
             TokenKind::PasswordReset | TokenKind::EmailVerification => SendLimit {
                 min_interval_seconds: 60,
-                per_day: Some(MAILS_PER_DAY),
+                per_day: MAILS_PER_DAY,
             },
             TokenKind::EmailChange | TokenKind::EmailChangeCancel => SendLimit {
                 min_interval_seconds: 0,
-                per_day: Some(EMAIL_CHANGES_PER_DAY),
+                per_day: EMAIL_CHANGES_PER_DAY,
             },
         }
     }
@@ -181,18 +181,10 @@ impl PendingTokens {
         let interval_ends = recent
             .last()
             .map_or(now, |last| last + limit.min_interval_seconds);
-        let Some(per_day) = limit.per_day else {
-            // Only the last send matters: the list stays one long.
-            return if interval_ends > now {
-                Err(interval_ends)
-            } else {
-                Ok(vec![now])
-            };
-        };
         // The oldest of the day's sends that must age out for one more.
         let day_ends = recent
             .len()
-            .checked_sub(per_day)
+            .checked_sub(limit.per_day)
             .and_then(|excess| recent.get(excess))
             .map_or(now, |oldest| oldest + DAY_SECONDS);
         let allowed_from = interval_ends.max(day_ends);
@@ -652,7 +644,7 @@ mod tests {
 
     const LIMIT: SendLimit = SendLimit {
         min_interval_seconds: 60,
-        per_day: Some(5),
+        per_day: 5,
     };
 
     fn with_sends(kind: TokenKind, sends: Vec<u64>) -> PendingTokens {
@@ -692,20 +684,6 @@ mod tests {
         assert_eq!(
             with_sends(kind, old_and_four).after_send(kind, LIMIT, now),
             Ok(vec![now - 4000, now - 3000, now - 2000, now - 1000, now])
-        );
-    }
-
-    #[test]
-    fn without_a_daily_cap_only_the_last_send_is_kept() {
-        let kind = TokenKind::PasswordReset;
-        let limit = kind.send_limit();
-        assert_eq!(
-            with_sends(kind, vec![1000]).after_send(kind, limit, 1030),
-            Err(1060)
-        );
-        assert_eq!(
-            with_sends(kind, vec![1000]).after_send(kind, limit, 1060),
-            Ok(vec![1060])
         );
     }
 
