@@ -38,7 +38,7 @@ test: tools ## fmt, clippy, unused dependencies, template checks, unit, integrat
 	cargo clippy --workspace --all-targets -- -D warnings
 	@# No crate lists a dependency it does not use.
 	.local/cargo-tools/bin/cargo-machete
-	cfn-lint template.yaml examples/protected-api/template.yaml
+	cfn-lint template.yaml examples/protected-api/template.yaml examples/edge-protection/template.yaml
 	sam validate --lint
 	@# The black-box tests run these binaries behind cargo lambda watch.
 	cargo build --workspace --bins

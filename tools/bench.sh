@@ -59,7 +59,7 @@ fi
 # shellcheck source=tools/local-stack.sh
 source tools/local-stack.sh
 trap stop_local_stack EXIT INT TERM
-start_scratch_stack "$WORK" bench https://bench.user-api.test
+start_scratch_stack "$WORK" bench https://bench.user-api.test 1000000
 
 # Every spawn and every warm invocation after the first uses up a fixture.
 target/debug/bench-seed $((COLD + 1 + WARM)) >"$WORK/fixtures.json"

@@ -23,7 +23,7 @@ trap stop_local_stack EXIT INT TERM
 # The mailed links point at the API's own pages, so the API's port comes first.
 API_PORT=$(free_port)
 readonly API_PORT
-start_scratch_stack "$WORK" browser "http://127.0.0.1:$API_PORT"
+start_scratch_stack "$WORK" browser "http://127.0.0.1:$API_PORT" 1000000
 
 # The gateway logs at info (its most detailed level short of debug, which
 # would print every request's path: API.md routes 5, 15 and 16 carry the

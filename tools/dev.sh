@@ -4,8 +4,10 @@
 #   DynamoDB Local   127.0.0.1:8000  (data kept in .local/dynamodb between runs)
 #   SES emulator     127.0.0.1:8005  (sent mail at http://127.0.0.1:8005/)
 #   Secrets Manager  127.0.0.1:8010  (moto, in memory: the token-signing key)
-#   API              127.0.0.1:9000  (cargo lambda watch, real /v1/api/... paths,
-#                                     and the pages of the mailed links at /v1/pages/...)
+#   API              127.0.0.1:9000  (the local gateway: template.yaml's routes, real
+#                                     /v1/api/... paths and the pages at /v1/pages/...,
+#                                     each request's TCP peer as its source address,
+#                                     in front of cargo lambda watch)
 #
 # Configuration is written once to .local/dev.env and reused. Ctrl-C stops
 # everything this script started.
@@ -29,10 +31,12 @@ for port in $DYNAMODB_PORT $SES_PORT $SECRETS_PORT $API_PORT; do
   fi
 done
 
-# A file from before the signing keys moved to Secrets Manager, or before
-# the mailed links had pages to open, is replaced.
+# A file from before the signing keys moved to Secrets Manager, before the
+# mailed links had pages to open, or before the session secret and the
+# per-client limits, is replaced.
 if [[ ! -f $ENV_FILE ]] || ! grep -q '^AWS_ENDPOINT_URL_SECRETS_MANAGER=' "$ENV_FILE" ||
-  ! grep -q '^LINK_BASE=' "$ENV_FILE"; then
+  ! grep -q '^LINK_BASE=' "$ENV_FILE" || ! grep -q '^SESSION_KEY_SECRET_ID=' "$ENV_FILE" ||
+  ! grep -q '^CLIENT_LOGIN_LIMIT=' "$ENV_FILE"; then
   write_local_env "$ENV_FILE" "$DYNAMODB_PORT" "$SES_PORT" "$SECRETS_PORT" users "http://127.0.0.1:$API_PORT"
   echo "Wrote $ENV_FILE."
 fi
@@ -63,7 +67,7 @@ cat <<MSG
 
   API          http://127.0.0.1:$API_PORT/v1/api   (e.g. POST /v1/api/register)
   Token keys   http://127.0.0.1:$API_PORT/.well-known/openid-configuration (issuer $JWT_ISSUER)
-  Pages        $LINK_BASE/reset-password, /verify-email, /confirm-email-change
+  Pages        $LINK_BASE/reset-password, /verify-email, /confirm-email-change, /cancel-email-change
                (mailed links open them: click one in the mail viewer)
   Mail viewer  http://127.0.0.1:$SES_PORT/          (sent mail as JSON: GET /store)
   DynamoDB     http://127.0.0.1:$DYNAMODB_PORT           (table $TABLE_NAME)
@@ -75,7 +79,6 @@ MSG
 # own log to warnings (the functions get RUST_LOG from the env file).
 # Its file watcher runs out of inotify watches on this tree (target/, .venv,
 # node_modules), so reloading is off: restart make dev after changing code.
-RUST_LOG=warn cargo lambda watch --quiet --ignore-changes -A 127.0.0.1 -P "$API_PORT" \
-  --env-file "$ENV_FILE" --concurrency "$CONCURRENCY" &
-stack_pids+=($!)
+start_functions "$ENV_FILE" "$API_PORT" warn "$CONCURRENCY" "$LOCAL/functions.log" "$LOCAL/gateway.log"
+echo "Serving. The functions' log lines go to $LOCAL/functions.log."
 wait "${stack_pids[-1]}"

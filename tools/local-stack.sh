@@ -27,9 +27,11 @@ wait_for_port() {
   exit 1
 }
 
-# write_local_env FILE DYNAMODB_PORT SES_PORT SECRETS_PORT TABLE ISSUER: the
-# functions' configuration as KEY=VALUE lines. No key material: the signing
-# key lives in the Secrets Manager emulator (ensure_signing_key).
+# write_local_env FILE DYNAMODB_PORT SES_PORT SECRETS_PORT TABLE ISSUER
+# [CLIENT_LIMIT]: the functions' configuration as KEY=VALUE lines. No key
+# material: the signing key lives in the Secrets Manager emulator
+# (ensure_signing_key). The per-client limits are the contract's, or all
+# CLIENT_LIMIT when given.
 write_local_env() {
   (
     umask 077
@@ -42,6 +44,10 @@ SESSION_KEY_SECRET_ID=user-api-session-secret
 SES_FROM_ADDRESS=no-reply@example.com
 EMAIL_VERIFICATION=required
 LINK_BASE=$6/v1/pages
+CLIENT_LOGIN_LIMIT=${7:-30}
+CLIENT_REGISTER_LIMIT=${7:-10}
+CLIENT_MAIL_LIMIT=${7:-10}
+CLIENT_REFRESH_LIMIT=${7:-120}
 AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=local
 AWS_SECRET_ACCESS_KEY=local
@@ -101,14 +107,16 @@ create_table() {
   target/debug/users-admin create-table || { echo "see $1" >&2; exit 1; }
 }
 
-# start_scratch_stack DIR TABLE ISSUER: an in-memory DynamoDB Local with the
-# table created, the SES emulator and the Secrets Manager emulator holding a
-# signing key, on fresh loopback ports (in DYNAMODB_PORT, SES_PORT and
-# SECRETS_PORT), their configuration written to DIR/env and exported. Logs
-# go to DIR.
+# start_scratch_stack DIR TABLE ISSUER [CLIENT_LIMIT]: an in-memory DynamoDB
+# Local with the table created, the SES emulator and the Secrets Manager
+# emulator holding a signing key, on fresh loopback ports (in DYNAMODB_PORT,
+# SES_PORT and SECRETS_PORT), their configuration written to DIR/env and
+# exported. Logs go to DIR. Runs whose requests all come from one address
+# and are not about the per-client limits (fuzzing, the benchmark, the page
+# tests) raise them with CLIENT_LIMIT.
 start_scratch_stack() {
   DYNAMODB_PORT=$(free_port) SES_PORT=$(free_port) SECRETS_PORT=$(free_port)
-  write_local_env "$1/env" "$DYNAMODB_PORT" "$SES_PORT" "$SECRETS_PORT" "$2" "$3"
+  write_local_env "$1/env" "$DYNAMODB_PORT" "$SES_PORT" "$SECRETS_PORT" "$2" "$3" "${4:-}"
   set -a
   # shellcheck source=/dev/null
   source "$1/env"
@@ -123,12 +131,27 @@ start_scratch_stack() {
 }
 
 # start_scratch_functions DIR PORT LEVEL: the function binaries behind cargo
-# lambda watch on 127.0.0.1:PORT, configured by start_scratch_stack's DIR/env,
-# logging at RUST_LOG=LEVEL to DIR/functions.log; returns once they listen.
+# lambda watch, and the local gateway in front of it on 127.0.0.1:PORT,
+# configured by start_scratch_stack's DIR/env, logging at RUST_LOG=LEVEL to
+# DIR/functions.log; returns once they listen.
 # No reloading (--ignore-changes): a one-off run changes no code.
 start_scratch_functions() {
-  RUST_LOG=$3 cargo lambda watch --quiet --ignore-changes -A 127.0.0.1 -P "$2" \
-    --env-file "$1/env" --concurrency 2 >"$1/functions.log" 2>&1 &
+  start_functions "$1/env" "$2" "$3" 2 "$1/functions.log" "$1/gateway.log"
+}
+
+# start_functions ENV_FILE PORT LEVEL CONCURRENCY FUNCTIONS_LOG GATEWAY_LOG:
+# cargo lambda watch (its own HTTP router unused) on a free port, and the
+# local gateway (tools/local-gateway.py) on 127.0.0.1:PORT, which passes each
+# request's TCP peer as its source address, as API Gateway does.
+start_functions() {
+  local watch_port
+  watch_port=$(free_port)
+  RUST_LOG=$3 cargo lambda watch --quiet --ignore-changes -A 127.0.0.1 -P "$watch_port" \
+    --env-file "$1" --concurrency "$4" >"$5" 2>&1 &
   stack_pids+=($!)
-  wait_for_port "$2" "cargo lambda watch" "$1/functions.log"
+  .venv/bin/python tools/local-gateway.py --template template.yaml --port "$2" \
+    --invoke "http://127.0.0.1:$watch_port" >"$6" 2>&1 &
+  stack_pids+=($!)
+  wait_for_port "$watch_port" "cargo lambda watch" "$5"
+  wait_for_port "$2" "The local gateway" "$6"
 }

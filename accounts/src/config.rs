@@ -24,6 +24,58 @@ pub const DEFAULT_REFRESH_REUSE_INTERVAL_SECONDS: u64 = 10;
 const SESSION_MAX_AGE_RANGE: std::ops::RangeInclusive<u64> = 60..=365 * 24 * 3600;
 const REFRESH_REUSE_INTERVAL_RANGE: std::ops::RangeInclusive<u64> = 0..=60;
 
+/// How many requests of a kind one client address may make per window
+/// (API.md, "Per-client limits"), checked before any Argon2id work. The
+/// windows are fixed: 10 minutes, and a minute for refreshes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// `CLIENT_LOGIN_LIMIT`: login attempts per 10 minutes.
+    pub login: u64,
+    /// `CLIENT_REGISTER_LIMIT`: registrations per 10 minutes.
+    pub register: u64,
+    /// `CLIENT_MAIL_LIMIT`: reset requests, reset uses and verification
+    /// requests per 10 minutes, together.
+    pub mail: u64,
+    /// `CLIENT_REFRESH_LIMIT`: refreshes per minute.
+    pub refresh: u64,
+}
+
+impl Default for ClientLimits {
+    fn default() -> Self {
+        Self {
+            login: 30,
+            register: 10,
+            mail: 10,
+            refresh: 120,
+        }
+    }
+}
+
+const CLIENT_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 1..=1_000_000;
+
+impl ClientLimits {
+    fn from_lookup(non_empty: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let limit = |name: &'static str, default: u64| {
+            seconds(
+                non_empty(name),
+                default,
+                CLIENT_LIMIT_RANGE,
+                ConfigError::Invalid {
+                    name,
+                    reason: "it must be a whole number of requests from 1 to 1000000",
+                },
+            )
+        };
+        Ok(Self {
+            login: limit("CLIENT_LOGIN_LIMIT", defaults.login)?,
+            register: limit("CLIENT_REGISTER_LIMIT", defaults.register)?,
+            mail: limit("CLIENT_MAIL_LIMIT", defaults.mail)?,
+            refresh: limit("CLIENT_REFRESH_LIMIT", defaults.refresh)?,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPolicy {
     /// `SESSION_MAX_AGE_SECONDS`: from login to the end, whatever the use.
@@ -103,6 +155,7 @@ pub struct Config {
     pub sessions: SessionPolicy,
     /// `EMAIL_VERIFICATION`: whether login waits for a verified address.
     pub email_verification: EmailVerification,
+    pub client_limits: ClientLimits,
 }
 
 /// Whether an account may log in before its owner has proven the address.
@@ -160,6 +213,7 @@ impl Config {
         )?;
 
         let sessions = SessionPolicy::from_lookup(non_empty)?;
+        let client_limits = ClientLimits::from_lookup(non_empty)?;
 
         Ok(Self {
             table_name,
@@ -168,6 +222,7 @@ impl Config {
             access_token_ttl_seconds,
             sessions,
             email_verification,
+            client_limits,
         })
     }
 }
@@ -184,6 +239,7 @@ pub struct MailConfig {
     /// `JWT_ISSUER`, the API's public base URL, when configured.
     pub public_url: Option<String>,
     pub reset_token_ttl_seconds: u64,
+    pub client_limits: ClientLimits,
 }
 
 impl MailConfig {
@@ -209,6 +265,7 @@ impl MailConfig {
             link_base: base_url(non_empty("LINK_BASE"), "LINK_BASE")?,
             public_url: base_url(non_empty("JWT_ISSUER"), "JWT_ISSUER")?,
             reset_token_ttl_seconds,
+            client_limits: ClientLimits::from_lookup(non_empty)?,
         })
     }
 }
@@ -229,7 +286,7 @@ fn base_url(raw: Option<String>, name: &'static str) -> Result<Option<String>, C
     }
 }
 
-/// A number of seconds within `range`, or `default` when the variable is unset.
+/// A number (of seconds, or requests) within `range`, or `default` when the variable is unset.
 fn seconds(
     raw: Option<String>,
     default: u64,
@@ -267,6 +324,29 @@ mod tests {
         assert_eq!(config.jwt_issuer, None);
         assert_eq!(config.jwt_audience, "user-api");
         assert_eq!(config.email_verification, EmailVerification::Required);
+    }
+
+    #[test]
+    fn client_limits_default_to_the_contract_and_refuse_zero() {
+        let defaults = Config::from_lookup(lookup(&[("TABLE_NAME", "users")])).unwrap();
+        assert_eq!(
+            defaults.client_limits,
+            ClientLimits {
+                login: 30,
+                register: 10,
+                mail: 10,
+                refresh: 120
+            }
+        );
+        let with = |value| {
+            Config::from_lookup(lookup(&[
+                ("TABLE_NAME", "users"),
+                ("CLIENT_LOGIN_LIMIT", value),
+            ]))
+        };
+        assert_eq!(with("5").unwrap().client_limits.login, 5);
+        assert!(with("0").is_err());
+        assert!(with("many").is_err());
     }
 
     #[test]

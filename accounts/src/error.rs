@@ -38,6 +38,8 @@ pub enum ApiError {
     UserNotFound,
     #[error("Too many failed login attempts. Try again later.")]
     TooManyAttempts { retry_after_seconds: u64 },
+    #[error("Too many requests from this address. Try again later.")]
+    TooManyRequests { retry_after_seconds: u64 },
     #[error("The reset token is invalid, expired or already used.")]
     InvalidResetToken,
     #[error(

@@ -9,6 +9,7 @@
 //! | session       | `USER#<id>`      | `SESSION#<sid>` | session_id, user_id, created_at, last_used_at, user_agent?, epoch, counter, rotated_at, expires_at (no key: `refresh_token`) |
 //! | mailed token  | `RESET#<sha256>`, `VERIFY#…`, `EMAIL_CHANGE#…`, `CANCEL_EMAIL_CHANGE#…` | the same kind | user_id, sent_to, expires_at, token_version |
 //! | login lockout | `LOGIN#<email>`  | `LOGIN`         | attempts, reserved_at_ms, locked_until_ms?, lock_attempt?, expires_at |
+//! | client count  | `CLIENT#<kind>#<address>` | `<window start>` | requests, expires_at |
 //! | signing keys  | `KEYS`           | `KEYS`          | key_set (JSON: the published public keys, the active kid), version |
 //!
 //! The email claim makes addresses unique: it is written in the same
@@ -18,6 +19,7 @@
 //! must stay consistent is one transaction or one conditional write. Expiry is
 //! checked in code; the TTL attribute `expires_at` only cleans up.
 
+pub mod client_limits;
 pub mod keys;
 mod lockout;
 pub mod mail_tokens;

@@ -11,6 +11,7 @@ use lambda_http::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
     X_CONTENT_TYPE_OPTIONS,
 };
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use secrecy::SecretString;
 use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
@@ -218,6 +219,22 @@ pub fn mailed_token_hash(request: &Request, invalid: ApiError) -> Result<String,
         .ok_or(invalid)
 }
 
+/// The client's address as API Gateway saw the connection
+/// (`requestContext.http.sourceIp`), never a header a client sets: what the
+/// per-client limits count by. Requests that reach a function without it
+/// (never from API Gateway) share one count.
+pub fn client_address(request: &Request) -> &str {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .http
+            .source_ip
+            .as_deref()
+            .filter(|address| !address.is_empty()),
+        _ => None,
+    }
+    .unwrap_or("unknown")
+}
+
 /// The token of an `Authorization: Bearer <token>` header (scheme in any case).
 pub fn bearer_token(request: &Request) -> Result<&str, ApiError> {
     let header = request
@@ -301,7 +318,9 @@ pub fn status(error: &ApiError) -> StatusCode {
         ApiError::UserNotFound | ApiError::SessionNotFound | ApiError::PageNotFound => {
             StatusCode::NOT_FOUND
         }
-        ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::TooManyAttempts { .. } | ApiError::TooManyRequests { .. } => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -321,6 +340,7 @@ pub fn code(error: &ApiError) -> &'static str {
         ApiError::AdminRequired => "admin_required",
         ApiError::UserNotFound => "user_not_found",
         ApiError::TooManyAttempts { .. } => "too_many_attempts",
+        ApiError::TooManyRequests { .. } => "too_many_requests",
         ApiError::InvalidResetToken => "invalid_reset_token",
         ApiError::EmailNotVerified => "email_not_verified",
         ApiError::InvalidVerificationToken => "invalid_verification_token",
@@ -375,6 +395,9 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     match error {
         ApiError::InvalidToken => builder = builder.header(WWW_AUTHENTICATE, "Bearer"),
         ApiError::TooManyAttempts {
+            retry_after_seconds,
+        }
+        | ApiError::TooManyRequests {
             retry_after_seconds,
         } => builder = builder.header(RETRY_AFTER, retry_after_seconds),
         _ => {}

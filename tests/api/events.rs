@@ -44,7 +44,7 @@ fn invoke(function: &str, file: &str, fills: &[(&str, &str)]) -> (u64, Value) {
             "-A",
             "127.0.0.1",
             "-P",
-            &stack().port.to_string(),
+            &stack().watch_port.to_string(),
             "--output-format",
             "json",
         ])

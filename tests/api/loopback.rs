@@ -35,12 +35,15 @@ fn is_ipv4_loopback(hex: &str) -> bool {
 }
 
 #[test]
-fn the_emulators_and_cargo_lambda_watch_listen_on_loopback_only() {
+fn the_emulators_the_gateway_and_cargo_lambda_watch_listen_on_loopback_only() {
     let emulators = emulators();
+    let watch = format!("http://127.0.0.1:{}", stack().watch_port);
     let endpoints = [
         &emulators.dynamodb_endpoint,
         &emulators.ses_endpoint,
+        &emulators.secretsmanager_endpoint,
         &stack().base,
+        &watch,
     ];
     for endpoint in endpoints {
         let address = endpoint.strip_prefix("http://").expect("an http endpoint");

@@ -9,6 +9,7 @@ mod harness;
 
 mod admin_tool;
 mod change_password;
+mod client_limits;
 mod contract;
 mod delete_user;
 mod e2e;

@@ -45,6 +45,8 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
             // Withdrawing the verification token whose mail failed.
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             table(&["dynamodb:DeleteItem"], &["VERIFY#*"]),
+            // The per-client count (client_limits).
+            table(&["dynamodb:UpdateItem"], &["CLIENT#*"]),
         ],
     ),
     (
@@ -61,6 +63,8 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
                 &["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"],
                 &["USER#*"],
             ),
+            // The per-client count (client_limits).
+            table(&["dynamodb:UpdateItem"], &["CLIENT#*"]),
         ],
     ),
     (
@@ -78,6 +82,8 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
             table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
             // Advancing the session's counter; ending a reused session.
             table(&["dynamodb:UpdateItem", "dynamodb:DeleteItem"], &["USER#*"]),
+            // The per-client count (client_limits).
+            table(&["dynamodb:UpdateItem"], &["CLIENT#*"]),
         ],
     ),
     (
@@ -100,6 +106,8 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
             table(&["dynamodb:GetItem"], &[KEYS_PK, "EMAIL#*", "USER#*"]),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             table(&["dynamodb:PutItem", "dynamodb:DeleteItem"], &["RESET#*"]),
+            // The per-client count (client_limits).
+            table(&["dynamodb:UpdateItem"], &["CLIENT#*"]),
         ],
     ),
     (
@@ -108,6 +116,8 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
             table(&["dynamodb:GetItem"], &[KEYS_PK, "RESET#*"]),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             table(&["dynamodb:DeleteItem"], &["RESET#*", "LOGIN#*"]),
+            // The per-client count (client_limits).
+            table(&["dynamodb:UpdateItem"], &["CLIENT#*"]),
         ],
     ),
     (
@@ -116,6 +126,8 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
             table(&["dynamodb:GetItem"], &[KEYS_PK, "EMAIL#*", "USER#*"]),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             table(&["dynamodb:PutItem", "dynamodb:DeleteItem"], &["VERIFY#*"]),
+            // The per-client count (client_limits).
+            table(&["dynamodb:UpdateItem"], &["CLIENT#*"]),
         ],
     ),
     (

@@ -7,15 +7,17 @@
 //! 429 before anything else is read, even with the right password. Each
 //! password check is reserved first, so concurrent attempts cannot outrun
 //! the count. With `EMAIL_VERIFICATION=required`, a right password for an
-//! unverified address gets 403 `email_not_verified`.
+//! unverified address gets 403 `email_not_verified`. Each client address may
+//! try `CLIENT_LOGIN_LIMIT` times in 10 minutes (429 `too_many_requests`).
 
 use accounts::clock::{unix_now, unix_now_ms};
 use accounts::config::EmailVerification;
 use accounts::domain::Email;
+use accounts::store::client_limits::ClientRequest;
 use accounts::store::session_items::{MAX_LIVE_SESSIONS, SessionRecord};
 use accounts::{ApiError, password};
 use http_api::AppState;
-use http_api::http::{parse_body, respond};
+use http_api::http::{client_address, parse_body, respond};
 use lambda_http::http::header::USER_AGENT;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::SecretString;
@@ -39,6 +41,17 @@ pub async fn handler(state: &SigningState, request: Request) -> Result<Response<
 async fn login(signing: &SigningState, request: &Request) -> Result<Response<Body>, ApiError> {
     let state = &signing.app;
     let LoginRequest { email, password } = parse_body(request)?;
+    // Per client, before any Argon2id work: the address lockout below does
+    // nothing against one try at each of many addresses.
+    state
+        .store
+        .admit_client(
+            ClientRequest::Login,
+            &state.config.client_limits,
+            client_address(request),
+            unix_now(),
+        )
+        .await?;
     let Ok(email) = Email::parse(&email) else {
         // An address that cannot be registered is an unknown account: the
         // same dummy verify and the same 401 as any other.

@@ -1,19 +1,21 @@
 //! `POST /v1/api/token/refresh`: trade a session's refresh token for a new
 //! access token and the session's next refresh token.
 //!
-//! No Argon2id and at most three DynamoDB requests: one read of the user and
-//! the session together, then either nothing (a retry), one conditional
-//! advance of the counter (and, when another refresh won that race, one
-//! read again), or one delete (a reused token ends the session).
+//! No Argon2id and at most four DynamoDB requests: the client's count
+//! (per-client limits) beside one read of the user and the session
+//! together, then either nothing (a retry), one conditional advance of the
+//! counter (and, when another refresh won that race, one read again), or
+//! one delete (a reused token ends the session).
 
 use accounts::ApiError;
 use accounts::clock::unix_now;
 use accounts::config::SessionPolicy;
 use accounts::refresh_token::{Presented, RefreshToken, Rotation, SessionKeys, rotation};
 use accounts::store::Session;
+use accounts::store::client_limits::ClientRequest;
 use accounts::store::session_items::SessionRecord;
 use http_api::field;
-use http_api::http::{parse_body, respond};
+use http_api::http::{client_address, parse_body, respond};
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -44,11 +46,19 @@ async fn refresh(signing: &SigningState, request: &Request) -> Result<Response<B
     // Text that is not shaped like a token costs no read.
     let presented = Presented::parse(&refresh_token).ok_or(ApiError::InvalidRefreshToken)?;
     let claimed = presented.claimed().clone();
-
-    let (stored, keys) = tokio::join!(
+    // The client's count goes beside the read: a refresh costs no Argon2id,
+    // and the count is what makes flooding it cost the flooder alone.
+    let (admitted, stored, keys) = tokio::join!(
+        state.store.admit_client(
+            ClientRequest::Refresh,
+            &state.config.client_limits,
+            client_address(request),
+            unix_now(),
+        ),
         state.store.session(&claimed.user_id, &claimed.session_id),
         signing.sessions.keys()
     );
+    admitted?;
     let (stored, keys) = (stored?, keys?);
     let Session {
         user: Some(user),

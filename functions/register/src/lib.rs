@@ -3,10 +3,11 @@
 use accounts::clock::unix_now;
 use accounts::domain::{Email, Password, User, UserName};
 use accounts::error::cause_chain;
+use accounts::store::client_limits::ClientRequest;
 use accounts::store::{NewUser, TokenKind, VERIFICATION_TTL_SECONDS};
 use accounts::{ApiError, mail_token, password};
 use http_api::field;
-use http_api::http::{json_response, parse_body, respond};
+use http_api::http::{client_address, json_response, parse_body, respond};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use mailer::{Mail, MailingState};
@@ -69,6 +70,15 @@ async fn register(mailing: &MailingState, request: &Request) -> Result<Response<
         name,
         password,
     } = parse_body::<RegisterRequest>(request)?.try_into()?;
+    state
+        .store
+        .admit_client(
+            ClientRequest::Register,
+            &state.config.client_limits,
+            client_address(request),
+            unix_now(),
+        )
+        .await?;
 
     let password_hash = password::hash(password.into_secret()).await?;
     let token = mail_token::generate()?;

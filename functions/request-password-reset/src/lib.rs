@@ -12,7 +12,7 @@ const MESSAGE: &str = "If that email is registered, a password reset token has b
 
 #[tracing::instrument(name = "Request a password reset", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn handler(state: &MailRequestState, request: Request) -> Result<Response<Body>, Error> {
-    Ok(answer_alike(&request, MESSAGE, |email| {
+    Ok(answer_alike(state, &request, MESSAGE, |email| {
         send_reset(state, &request, email)
     })
     .await)

@@ -15,7 +15,7 @@ const MESSAGE: &str =
 
 #[tracing::instrument(name = "Request a verification email", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn handler(state: &MailRequestState, request: Request) -> Result<Response<Body>, Error> {
-    Ok(answer_alike(&request, MESSAGE, |email| {
+    Ok(answer_alike(state, &request, MESSAGE, |email| {
         send_verification(state, &request, email)
     })
     .await)

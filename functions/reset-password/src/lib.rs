@@ -8,9 +8,12 @@ use accounts::clock::unix_now;
 use accounts::domain::Password;
 use accounts::error::cause_chain;
 use accounts::store::TokenKind;
+use accounts::store::client_limits::ClientRequest;
 use accounts::{ApiError, password};
 use http_api::field;
-use http_api::http::{MessageBody, json_response, mailed_token_hash, parse_body, respond};
+use http_api::http::{
+    MessageBody, client_address, json_response, mailed_token_hash, parse_body, respond,
+};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use mailer::{Mail, MailingState};
@@ -39,6 +42,15 @@ async fn reset_password(
     } = parse_body(request)?;
     let token_hash = mailed_token_hash(request, ApiError::InvalidResetToken)?;
     let now = unix_now();
+    state
+        .store
+        .admit_client(
+            ClientRequest::Mail,
+            &state.config.client_limits,
+            client_address(request),
+            now,
+        )
+        .await?;
     let ticket = state
         .store
         .find_token(TokenKind::PasswordReset, &token_hash, now)

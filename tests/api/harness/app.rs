@@ -9,11 +9,12 @@
 //!   stack's table.
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 
 use accounts::Config;
 use accounts::config::{
-    DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE, DEFAULT_RESET_TOKEN_TTL_SECONDS,
-    EmailVerification, MailConfig, SessionPolicy,
+    ClientLimits, DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE,
+    DEFAULT_RESET_TOKEN_TTL_SECONDS, EmailVerification, MailConfig, SessionPolicy,
 };
 use accounts::error::cause_chain;
 use accounts::keys::KeySet;
@@ -22,6 +23,8 @@ use accounts::token::TokenSigner;
 use change_password::ChangePasswordState;
 use http_api::AppState;
 use http_api::keys::PublishedKeys;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use mailer::alike::MailRequestState;
 use mailer::{Mailer, MailingState};
@@ -77,8 +80,10 @@ struct Deployment {
 #[derive(Clone)]
 enum Transport {
     InProcess,
-    /// `http://127.0.0.1:<port>` of `cargo lambda watch`.
-    Gateway(String),
+    /// `http://127.0.0.1:<port>` of the local gateway in front of `cargo
+    /// lambda watch`, and the loopback address this app's requests come
+    /// from: each app is a client of its own for the per-client limits.
+    Gateway(String, Ipv4Addr),
 }
 
 impl TestApp {
@@ -121,6 +126,7 @@ impl TestApp {
             access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
             sessions,
             email_verification,
+            client_limits: ClientLimits::default(),
         };
         let secret_id = format!("signing-keys-{tag}");
         let store = UserStore::new(dynamodb.clone(), &config.table_name);
@@ -155,7 +161,7 @@ impl TestApp {
             },
             dynamodb,
             emulators,
-            Transport::Gateway(stack.base.clone()),
+            Transport::Gateway(stack.base.clone(), random_loopback_address()),
             new_tag(),
         )
         .await
@@ -235,6 +241,7 @@ impl TestApp {
             link_base: None,
             public_url: config.jwt_issuer.clone(),
             reset_token_ttl_seconds: DEFAULT_RESET_TOKEN_TTL_SECONDS,
+            client_limits: config.client_limits,
         };
         let ses = sdk_config(&endpoints.ses_endpoint).await;
         let mail_request_state = MailRequestState {
@@ -306,7 +313,7 @@ impl TestApp {
     pub async fn call(&self, route: &Route, request: Request) -> TestResponse {
         match &self.transport {
             Transport::InProcess => self.call_handler(route, request).await,
-            Transport::Gateway(base) => {
+            Transport::Gateway(base, client) => {
                 let headers: Vec<(&str, &str)> = request
                     .headers()
                     .iter()
@@ -316,7 +323,8 @@ impl TestApp {
                     })
                     .collect();
                 let body: &[u8] = request.body().as_ref();
-                let response = http_client::request(
+                let response = http_client::request_from(
+                    *client,
                     route.method().as_str(),
                     base,
                     &route.path_and_query(),
@@ -388,8 +396,32 @@ impl TestApp {
     }
 
     /// A request to `route` with the given headers and raw body, carrying the
-    /// path and query parameters API Gateway would extract.
+    /// path and query parameters API Gateway would extract, from a client
+    /// address of its own (so no test meets the per-client limits unless it
+    /// means to: `request_from`).
     pub fn request(route: &Route, headers: &[(&str, &str)], body: impl Into<Body>) -> Request {
+        Self::request_from(&random_client_address(), route, headers, body)
+    }
+
+    /// `request`, from the client address `client` (as API Gateway reports
+    /// the connection's source in `requestContext.http.sourceIp`).
+    pub fn request_from(
+        client: &str,
+        route: &Route,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> Request {
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some(client.to_owned());
+        Self::request_without_context(route, headers, body)
+            .with_request_context(RequestContext::ApiGatewayV2(context))
+    }
+
+    fn request_without_context(
+        route: &Route,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> Request {
         let mut builder = lambda_http::http::Request::builder()
             .method(route.method())
             .uri(route.path());
@@ -425,6 +457,19 @@ impl TestApp {
 
     /// `route` with a JSON body (none for `Value::Null`) and, if given, a bearer token.
     pub async fn send(&self, route: &Route, token: Option<&str>, body: &Value) -> TestResponse {
+        self.send_from(&random_client_address(), route, token, body)
+            .await
+    }
+
+    /// `send`, from the client address `client` (in-process apps only:
+    /// behind the gateway, the app's own loopback address is the client).
+    pub async fn send_from(
+        &self,
+        client: &str,
+        route: &Route,
+        token: Option<&str>,
+        body: &Value,
+    ) -> TestResponse {
         let authorization = token.map(|token| format!("Bearer {token}"));
         let mut headers = vec![];
         if let Some(authorization) = &authorization {
@@ -436,7 +481,8 @@ impl TestApp {
             headers.push(("content-type", "application/json"));
             Body::from(body.to_string())
         };
-        self.call(route, Self::request(route, &headers, body)).await
+        self.call(route, Self::request_from(client, route, &headers, body))
+            .await
     }
 
     pub async fn post_json(&self, route: Route, body: &Value) -> TestResponse {
@@ -644,4 +690,16 @@ impl TestApp {
 /// Twelve hex characters, unique to one test.
 fn new_tag() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// An address in 198.18.0.0/15 (set aside for benchmarks, never routed).
+pub fn random_client_address() -> String {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    format!("198.{}.{}.{}", 18 + (bytes[0] & 1), bytes[1], bytes[2])
+}
+
+/// An address in 127.0.0.0/8 other than 127.0.0.1, as a client of its own.
+pub fn random_loopback_address() -> Ipv4Addr {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    Ipv4Addr::new(127, bytes[0].max(1), bytes[1], bytes[2].max(2))
 }

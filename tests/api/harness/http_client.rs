@@ -1,10 +1,20 @@
-//! The black-box tests' HTTP client: `ureq`, without TLS (every server they
-//! call listens on loopback), with every status handed back as a response.
+//! The black-box tests' HTTP client: HTTP/1.0 over a plain TCP socket (every
+//! server they call listens on loopback), every status handed back as a
+//! response. The socket can be bound to any address of 127.0.0.0/8 first,
+//! so that a test acts as a client of its own: the local gateway reports
+//! the TCP peer as the source address, as API Gateway does, and the
+//! per-client limits count by it. HTTP/1.0 makes every server answer with a
+//! plain body and close the connection, so reading to the end is the whole
+//! answer.
 
-use std::sync::OnceLock;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use serde_json::Value;
+use socket2::{Domain, Socket, Type};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 pub struct HttpResponse {
@@ -21,18 +31,8 @@ impl HttpResponse {
     }
 }
 
-fn agent() -> &'static ureq::Agent {
-    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT.get_or_init(|| {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into()
-    })
-}
-
-/// Sends one request to `base` (`http://127.0.0.1:port`) and reads the whole answer.
+/// Sends one request to `base` (`http://127.0.0.1:port`) from 127.0.0.1 and
+/// reads the whole answer.
 #[track_caller]
 pub fn request(
     method: &str,
@@ -41,7 +41,20 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> HttpResponse {
-    try_request(method, base, path, headers, body)
+    request_from(Ipv4Addr::LOCALHOST, method, base, path, headers, body)
+}
+
+/// `request`, from the loopback address `source`.
+#[track_caller]
+pub fn request_from(
+    source: Ipv4Addr,
+    method: &str,
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    try_request_from(source, method, base, path, headers, body)
         .unwrap_or_else(|error| panic!("{method} {base}{path}: {error}"))
 }
 
@@ -52,30 +65,76 @@ pub fn try_request(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> Result<HttpResponse, ureq::Error> {
-    let mut builder = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"));
+) -> std::io::Result<HttpResponse> {
+    try_request_from(Ipv4Addr::LOCALHOST, method, base, path, headers, body)
+}
+
+fn try_request_from(
+    source: Ipv4Addr,
+    method: &str,
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let host = base
+        .strip_prefix("http://")
+        .expect("tests call plain-HTTP servers on loopback");
+    let target = host
+        .to_socket_addrs()?
+        .find(SocketAddr::is_ipv4)
+        .expect("an IPv4 loopback address");
+    assert!(
+        target.ip().is_loopback() && IpAddr::V4(source).is_loopback(),
+        "tests send only to and from loopback"
+    );
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(IpAddr::V4(source), 0).into())?;
+    socket.connect_timeout(&target.into(), TIMEOUT)?;
+    let mut stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+
+    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {host}\r\n");
     for (name, value) in headers {
-        builder = builder.header(*name, *value);
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
-    let request = builder.body(body.to_vec()).expect("a well-formed request");
-    let mut response = agent().run(request)?;
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            let value = value.to_str().expect("an ASCII header value");
-            (name.as_str().to_owned(), value.to_owned())
-        })
+    if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    parse_response(&answer)
+}
+
+fn parse_response(answer: &[u8]) -> std::io::Result<HttpResponse> {
+    let malformed =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let split = answer
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .ok_or_else(|| malformed("no end of the response head"))?;
+    let head = std::str::from_utf8(&answer[..split]).map_err(|_| malformed("a non-UTF-8 head"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| malformed("no status line"))?;
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
+    let body = String::from_utf8(answer[split + 4..].to_vec())
+        .map_err(|_| malformed("a non-UTF-8 body"))?;
     Ok(HttpResponse {
-        status: response.status().as_u16(),
+        status,
         headers,
-        body: response
-            .body_mut()
-            .read_to_string()
-            .expect("a UTF-8 response body"),
+        body,
     })
 }
 

@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 
 use accounts::Config;
 use accounts::config::{
-    DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE, EmailVerification, SessionPolicy,
+    ClientLimits, DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_JWT_AUDIENCE, EmailVerification,
+    SessionPolicy,
 };
 use accounts::keys::KeySet;
 
@@ -44,9 +45,10 @@ pub const FUNCTIONS: [&str; 18] = [
 ];
 
 pub struct Stack {
-    /// `http://127.0.0.1:<port>`: the API and the Lambda invoke endpoint.
+    /// `http://127.0.0.1:<port>`: the API, through the local gateway.
     pub base: String,
-    pub port: u16,
+    /// cargo lambda watch's Lambda invoke endpoint (`cargo lambda invoke -P`).
+    pub watch_port: u16,
     /// What the binaries are configured with (table, issuer, audience).
     pub config: Config,
     /// The secret with the signing key, and the key set that publishes it.
@@ -80,11 +82,15 @@ fn start() -> Stack {
         access_token_ttl_seconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
         sessions: SessionPolicy::default(),
         email_verification: EmailVerification::Required,
+        client_limits: ClientLimits::default(),
     };
     let secret_id = format!("e2e-signing-keys-{}", uuid::Uuid::new_v4().simple());
     let key_set = create_table(&config.table_name, &secret_id);
     let logs = log_dir();
-    let runtime_api = format!("http://127.0.0.1:{port}/.rt");
+    // cargo lambda watch serves the runtime and invoke APIs on a port of
+    // its own; the local gateway, on the stack's port, invokes through it.
+    let watch_port = free_port();
+    let runtime_api = format!("http://127.0.0.1:{watch_port}/.rt");
 
     let mut watch = Command::new(cargo_lambda());
     watch
@@ -98,11 +104,31 @@ fn start() -> Stack {
             "127.0.0.1",
             "-P",
         ])
-        .arg(port.to_string())
+        .arg(watch_port.to_string())
         // Its own log stays at warnings (it logs environments at info).
         .env("RUST_LOG", "warn");
     let watch = spawn(watch, "cargo lambda watch", &logs.join("watch.log"));
-    wait_until_listening(watch, port, "cargo lambda watch", &logs.join("watch.log"));
+    wait_until_listening(
+        watch,
+        watch_port,
+        "cargo lambda watch",
+        &logs.join("watch.log"),
+    );
+    let mut gateway = Command::new(workspace().join(".venv/bin/python"));
+    gateway
+        .current_dir(workspace())
+        .arg("tools/local-gateway.py")
+        .args(["--template", "template.yaml", "--port"])
+        .arg(port.to_string())
+        .arg("--invoke")
+        .arg(format!("http://127.0.0.1:{watch_port}"));
+    let gateway = spawn(gateway, "the local gateway", &logs.join("gateway.log"));
+    wait_until_listening(
+        gateway,
+        port,
+        "the local gateway",
+        &logs.join("gateway.log"),
+    );
 
     let binaries = workspace().join("target/debug");
     let mut functions = Vec::new();
@@ -157,7 +183,7 @@ fn start() -> Stack {
     }
     Stack {
         base: format!("http://127.0.0.1:{port}"),
-        port,
+        watch_port,
         config,
         secret_id,
         key_set,
