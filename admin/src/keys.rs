@@ -24,7 +24,7 @@ use accounts::store::UserStore;
 use accounts::store::keys::StoredKeySet;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use signing_keys::KeyVault;
+use signing_keys::{KeyVault, ReadKeys};
 
 use crate::{Failure, store_failure};
 
@@ -110,9 +110,10 @@ impl KeyAdmin<'_> {
             ));
         }
         let key = generate_key()?;
-        let mut private = self.vault.keys().await.map_err(store_failure)?;
+        let read = self.vault.read_keys().await.map_err(store_failure)?;
+        let mut private = read.keys.clone();
         private.push(key.clone());
-        self.vault.store(&private).await.map_err(store_failure)?;
+        self.store(&read, &private).await?;
 
         let mut keys = stored.keys.clone();
         keys.keys.push(key.published(self.now));
@@ -175,9 +176,10 @@ impl KeyAdmin<'_> {
         let mut keys = stored.keys.clone();
         keys.keys.retain(|key| key.kid != kid);
         self.replace(&stored, &keys).await?;
-        let mut private = self.vault.keys().await.map_err(store_failure)?;
+        let read = self.vault.read_keys().await.map_err(store_failure)?;
+        let mut private = read.keys.clone();
         private.retain(|key| key.kid != kid);
-        self.vault.store(&private).await.map_err(store_failure)?;
+        self.store(&read, &private).await?;
         Ok(format!("key {kid} retired"))
     }
 
@@ -191,6 +193,22 @@ impl KeyAdmin<'_> {
 
     async fn key_set(&self) -> Result<StoredKeySet, Failure> {
         self.store.key_set().await.map_err(store_failure)
+    }
+
+    /// Writes the private keys, unless another command wrote them since `read`.
+    async fn store(&self, read: &ReadKeys, private: &[SigningKey]) -> Result<(), Failure> {
+        if self
+            .vault
+            .replace(read, private)
+            .await
+            .map_err(store_failure)?
+        {
+            Ok(())
+        } else {
+            Err(Failure::Refused(
+                "the key secret changed meanwhile (another users-admin run?); nothing changed, try again".to_owned(),
+            ))
+        }
     }
 
     async fn replace(&self, stored: &StoredKeySet, keys: &KeySet) -> Result<(), Failure> {

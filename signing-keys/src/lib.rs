@@ -163,31 +163,46 @@ impl KeyVault {
     /// Every private key in the secret; none before the first is added. A
     /// stored key whose id does not match its key is an error, not skipped.
     pub async fn keys(&self) -> Result<Vec<SigningKey>, ApiError> {
-        let Some(text) = self.read().await? else {
-            return Ok(Vec::new());
-        };
-        let value: SecretValue = serde_json::from_str(&text)
-            .map_err(|_| ApiError::unexpected("the signing-key secret is not the expected JSON"))?;
-        value
-            .keys
-            .into_iter()
-            .map(|stored| {
-                let der = STANDARD
-                    .decode(&stored.pkcs8)
-                    .map_err(|_| ApiError::unexpected("a signing key is not base64"))?;
-                let key = SigningKey::from_pkcs8(der).map_err(ApiError::unexpected)?;
-                if key.kid != stored.kid {
-                    return Err(ApiError::unexpected(
-                        "a signing key's kid does not match the key",
-                    ));
-                }
-                Ok(key)
-            })
-            .collect()
+        Ok(self.read_keys().await?.keys)
     }
 
-    /// Replaces the secret's value with `keys` (users-admin only).
-    pub async fn store(&self, keys: &[SigningKey]) -> Result<(), ApiError> {
+    /// The private keys and the secret version they were read from, for
+    /// `replace`.
+    pub async fn read_keys(&self) -> Result<ReadKeys, ApiError> {
+        // The version labelled current, named: AWS reads it by default, but
+        // the local emulator (moto) keeps reading the version it first
+        // created after `replace` moves the label.
+        let output = match self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(error) if not_found(&error) => {
+                return Ok(ReadKeys {
+                    keys: Vec::new(),
+                    version: None,
+                });
+            }
+            Err(error) => return Err(sdk_error(error)),
+        };
+        let text = output.secret_string.unwrap_or_default();
+        Ok(ReadKeys {
+            keys: parse_keys(&text)?,
+            version: output.version_id,
+        })
+    }
+
+    /// Replaces the secret's value with `keys`, on condition that it is still
+    /// the version `read` came from (users-admin only): `false`, and nothing
+    /// changed, if another command wrote it meanwhile. The new value is put
+    /// beside the current one, then made current by moving the AWSCURRENT
+    /// label off the version read, which Secrets Manager refuses once that
+    /// label has moved: two `keys add` at once cannot lose a key.
+    pub async fn replace(&self, read: &ReadKeys, keys: &[SigningKey]) -> Result<bool, ApiError> {
         let value = SecretValue {
             keys: keys
                 .iter()
@@ -198,37 +213,86 @@ impl KeyVault {
                 .collect(),
         };
         let text = serde_json::to_string(&value).map_err(ApiError::unexpected)?;
-        let put = self
+        let Some(read_version) = &read.version else {
+            // Only a local stack starts without the secret (the template
+            // creates the deployed one).
+            return match self
+                .client
+                .create_secret()
+                .name(&self.secret_id)
+                .secret_string(text)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(error) if service_code(&error) == Some("ResourceExistsException") => Ok(false),
+                Err(error) => Err(sdk_error(error)),
+            };
+        };
+        let staged = self
             .client
             .put_secret_value()
             .secret_id(&self.secret_id)
             .secret_string(&text)
+            .version_stages(STAGED_LABEL)
             .send()
-            .await;
-        match put {
-            Ok(_) => Ok(()),
-            // Only a local stack starts without the secret (the template
-            // creates the deployed one).
-            Err(error) if not_found(&error) => {
-                self.client
-                    .create_secret()
-                    .name(&self.secret_id)
-                    .secret_string(text)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                Ok(())
-            }
+            .await
+            .map_err(sdk_error)?;
+        let staged_version = staged
+            .version_id
+            .ok_or_else(|| ApiError::unexpected("Secrets Manager named no new version"))?;
+        match self
+            .client
+            .update_secret_version_stage()
+            .secret_id(&self.secret_id)
+            .version_stage("AWSCURRENT")
+            .remove_from_version_id(read_version)
+            .move_to_version_id(staged_version)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if service_code(&error) == Some("InvalidParameterException") => Ok(false),
             Err(error) => Err(sdk_error(error)),
         }
     }
+}
 
-    /// The secret's current value; `None` while the secret does not exist
-    /// (a local stack before its first key; the template creates the
-    /// deployed one with an empty key list).
-    async fn read(&self) -> Result<Option<String>, ApiError> {
-        read_secret(&self.client, &self.secret_id).await
-    }
+/// The label of a value `replace` has put but not yet made current.
+const STAGED_LABEL: &str = "USERS_ADMIN_STAGED";
+
+/// What `KeyVault::read_keys` read.
+pub struct ReadKeys {
+    pub keys: Vec<SigningKey>,
+    /// `None` while the secret does not exist.
+    version: Option<String>,
+}
+
+fn service_code<E: ProvideErrorMetadata, R>(
+    error: &aws_sdk_secretsmanager::error::SdkError<E, R>,
+) -> Option<&str> {
+    error.as_service_error().and_then(|e| e.code())
+}
+
+fn parse_keys(text: &str) -> Result<Vec<SigningKey>, ApiError> {
+    let value: SecretValue = serde_json::from_str(text)
+        .map_err(|_| ApiError::unexpected("the signing-key secret is not the expected JSON"))?;
+    value
+        .keys
+        .into_iter()
+        .map(|stored| {
+            let der = STANDARD
+                .decode(&stored.pkcs8)
+                .map_err(|_| ApiError::unexpected("a signing key is not base64"))?;
+            let key = SigningKey::from_pkcs8(der).map_err(ApiError::unexpected)?;
+            if key.kid != stored.kid {
+                return Err(ApiError::unexpected(
+                    "a signing key's kid does not match the key",
+                ));
+            }
+            Ok(key)
+        })
+        .collect()
 }
 
 /// `SESSION_KEY_SECRET_ID`: the name or ARN of the session secret.

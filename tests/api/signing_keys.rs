@@ -147,3 +147,47 @@ async fn a_key_that_never_signed_may_be_retired_at_once() {
         Some(run_key().kid.as_str())
     );
 }
+
+/// Two `keys add` that read the secret at the same version: the second
+/// write is refused instead of dropping the first's key, which the key set
+/// may already name active (security review 2026-12, L3).
+#[tokio::test]
+async fn of_two_writes_from_one_read_of_the_key_secret_the_second_is_refused() {
+    let app = TestApp::spawn().await;
+    let vault = crate::harness::keys::vault(&app.secret_id).await;
+    let first_read = vault.read_keys().await.unwrap();
+    let second_read = vault.read_keys().await.unwrap();
+    let first = users_admin::generate_key().unwrap();
+    let second = users_admin::generate_key().unwrap();
+    let with = |read: &signing_keys::ReadKeys, key: &accounts::keys::SigningKey| {
+        let mut keys = read.keys.clone();
+        keys.push(key.clone());
+        keys
+    };
+
+    assert!(
+        vault
+            .replace(&first_read, &with(&first_read, &first))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !vault
+            .replace(&second_read, &with(&second_read, &second))
+            .await
+            .unwrap()
+    );
+
+    let held: Vec<String> = vault
+        .keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|key| key.kid)
+        .collect();
+    assert_eq!(held, [run_key().kid.clone(), first.kid]);
+    // A write from a fresh read goes through.
+    let fresh = vault.read_keys().await.unwrap();
+    assert!(vault.replace(&fresh, &with(&fresh, &second)).await.unwrap());
+    assert_eq!(vault.keys().await.unwrap().len(), 3);
+}

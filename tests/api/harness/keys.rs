@@ -52,11 +52,16 @@ pub async fn install_run_key(store: &UserStore, secret_id: &str) -> KeySet {
         .await
         .unwrap_or_else(|error| panic!("creating the test session secret: {error:?}"));
     let key = run_key();
-    vault(secret_id)
+    let vault = vault(secret_id).await;
+    let read = vault
+        .read_keys()
         .await
-        .store(std::slice::from_ref(key))
+        .unwrap_or_else(|error| panic!("reading the test key secret: {error:?}"));
+    let stored = vault
+        .replace(&read, std::slice::from_ref(key))
         .await
         .unwrap_or_else(|error| panic!("storing the test signing key: {error:?}"));
+    assert!(stored, "the test key secret was written meanwhile");
     let keys = active_key_set(key);
     let replaced = store
         .replace_key_set(&StoredKeySet::default(), &keys)
