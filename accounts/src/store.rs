@@ -6,7 +6,7 @@
 //! |---------------|------------------|-----------------|------------------|
 //! | user          | `USER#<id>`      | `USER`          | id, email, name, admin, email_verified, created_at, updated_at, password_hash, token_version, {reset,verify,email_change,email_change_cancel}_token_hash?, {…}_sends?, list_pk = `USER`, list_sk = id |
 //! | email claim   | `EMAIL#<email>`  | `EMAIL`         | user_id |
-//! | session       | `USER#<id>`      | `SESSION#<sid>` | session_id, user_id, created_at, last_used_at, user_agent?, epoch, counter, rotated_at, expires_at (no key: `refresh_token`) |
+//! | session       | `SESSIONS#<id>`  | `SESSION#<sid>` | session_id, user_id, created_at, last_used_at, user_agent?, epoch, counter, rotated_at, expires_at (no key: `refresh_token`) |
 //! | mailed token  | `RESET#<sha256>`, `VERIFY#…`, `EMAIL_CHANGE#…`, `CANCEL_EMAIL_CHANGE#…` | the same kind | user_id, sent_to, expires_at, token_version |
 //! | login lockout | `LOGIN#<email>`  | `LOGIN`         | attempts, reserved_at_ms, locked_until_ms?, lock_attempt?, expires_at |
 //! | client count  | `CLIENT#<kind>#<address>` | `<window start>` | requests, expires_at |

@@ -139,6 +139,47 @@ fn the_template_grants_each_function_exactly_the_listed_dynamodb_permissions() {
     assert_eq!(seen, every, "every function is in the template");
 }
 
+/// Security review 2026-12, L6: the functions that only handle sessions
+/// (log in, refresh, list and end sessions) can write no user item, so
+/// code running in one of them cannot make anyone an admin or change a
+/// password hash. Logout's global form must still raise the user's token
+/// version, its one write on a user item.
+#[test]
+fn the_functions_that_handle_only_sessions_cannot_write_a_user_item() {
+    let writes = [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    ];
+    let a_user_item = "USER#00000000-0000-0000-0000-000000000000";
+    let a_session_item = "SESSIONS#00000000-0000-0000-0000-000000000000";
+    for function in ["login", "refresh-token", "list-sessions", "end-session"] {
+        let (_, grants) = FUNCTION_GRANTS
+            .iter()
+            .find(|(name, _)| *name == function)
+            .expect("a listed function");
+        for action in writes {
+            assert!(
+                !allows(grants, action, a_user_item),
+                "{function} may {action} a user item"
+            );
+        }
+    }
+    let (_, logout) = FUNCTION_GRANTS
+        .iter()
+        .find(|(name, _)| *name == "logout")
+        .expect("logout");
+    assert!(allows(logout, "dynamodb:UpdateItem", a_user_item));
+    for action in ["dynamodb:PutItem", "dynamodb:DeleteItem"] {
+        assert!(
+            !allows(logout, action, a_user_item),
+            "logout may {action} a user item"
+        );
+    }
+    assert!(allows(logout, "dynamodb:DeleteItem", a_session_item));
+}
+
 /// Checks every DynamoDB request since the last check against `function`'s grants.
 #[track_caller]
 fn assert_allowed(app: &TestApp, function: &str) {

@@ -245,7 +245,7 @@ async fn tampered_unknown_and_malformed_refresh_tokens_get_401_and_write_nothing
             .assert_error(401, "invalid_refresh_token");
         assert_eq!(
             beside_the_client_count(app.dynamodb_calls.take_kinds()),
-            ["TransactGetItems: dynamodb:GetItem USER, dynamodb:GetItem USER"],
+            ["TransactGetItems: dynamodb:GetItem USER, dynamodb:GetItem SESSIONS"],
             "one read and no write but the client's count"
         );
     }
@@ -287,19 +287,19 @@ async fn a_refresh_makes_at_most_four_dynamodb_requests_and_no_argon2id() {
     assert_eq!(
         advance,
         [
-            "TransactGetItems: dynamodb:GetItem USER, dynamodb:GetItem USER",
-            "UpdateItem: dynamodb:UpdateItem USER"
+            "TransactGetItems: dynamodb:GetItem USER, dynamodb:GetItem SESSIONS",
+            "UpdateItem: dynamodb:UpdateItem SESSIONS"
         ]
     );
     assert_eq!(
         retry,
-        ["TransactGetItems: dynamodb:GetItem USER, dynamodb:GetItem USER"]
+        ["TransactGetItems: dynamodb:GetItem USER, dynamodb:GetItem SESSIONS"]
     );
     assert_eq!(
         reuse,
         [
-            "TransactGetItems: dynamodb:GetItem USER, dynamodb:GetItem USER",
-            "DeleteItem: dynamodb:DeleteItem USER"
+            "TransactGetItems: dynamodb:GetItem USER, dynamodb:GetItem SESSIONS",
+            "DeleteItem: dynamodb:DeleteItem SESSIONS"
         ]
     );
 }
@@ -315,7 +315,7 @@ async fn a_session_ends_at_its_maximum_age_whatever_its_use_and_after_its_idle_t
     let idle_id = current_session_id(&app, &idle_access).await;
     let policy = SessionPolicy::default();
     let now = unix_now();
-    let pk = format!("USER#{user_id}");
+    let pk = format!("SESSIONS#{user_id}");
     // Used a minute ago, but begun 30 days ago.
     app.set_number(
         &pk,

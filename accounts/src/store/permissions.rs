@@ -57,11 +57,11 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
                 &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 &["LOGIN#*"],
             ),
-            // Session items sit in the user's partition: the new one, and
-            // the least recently used one when the cap is reached.
+            // The new session, and the least recently used one when the
+            // cap is reached: in the sessions' partition, no user item.
             table(
                 &["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"],
-                &["USER#*"],
+                &["SESSIONS#*"],
             ),
             // The per-client count (client_limits).
             table(&["dynamodb:UpdateItem"], &["CLIENT#*"]),
@@ -70,18 +70,23 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
     (
         "logout",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
-            // The session's item (local), the user's version (global), both
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*", "SESSIONS#*"]),
+            // The session's item (local); the user's version (global); both
             // in one transaction (others).
-            table(&["dynamodb:DeleteItem", "dynamodb:UpdateItem"], &["USER#*"]),
+            table(&["dynamodb:DeleteItem"], &["SESSIONS#*"]),
+            table(&["dynamodb:UpdateItem"], &["USER#*", "SESSIONS#*"]),
         ],
     ),
     (
         "refresh-token",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
-            // Advancing the session's counter; ending a reused session.
-            table(&["dynamodb:UpdateItem", "dynamodb:DeleteItem"], &["USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*", "SESSIONS#*"]),
+            // Advancing the session's counter; ending a reused session. No
+            // write on any user item.
+            table(
+                &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                &["SESSIONS#*"],
+            ),
             // The per-client count (client_limits).
             table(&["dynamodb:UpdateItem"], &["CLIENT#*"]),
         ],
@@ -89,15 +94,15 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
     (
         "list-sessions",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
-            table(&["dynamodb:Query"], &["USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*", "SESSIONS#*"]),
+            table(&["dynamodb:Query"], &["SESSIONS#*"]),
         ],
     ),
     (
         "end-session",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
-            table(&["dynamodb:DeleteItem"], &["USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*", "SESSIONS#*"]),
+            table(&["dynamodb:DeleteItem"], &["SESSIONS#*"]),
         ],
     ),
     (
@@ -164,9 +169,10 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
     (
         "change-password",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*", "SESSIONS#*"]),
             // The new hash and version, and the caller's new session.
-            table(&["dynamodb:UpdateItem", "dynamodb:PutItem"], &["USER#*"]),
+            table(&["dynamodb:UpdateItem"], &["USER#*"]),
+            table(&["dynamodb:PutItem"], &["SESSIONS#*"]),
             // The current password is checked under the login lockout.
             table(
                 &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
@@ -176,13 +182,19 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
     ),
     (
         "get-user",
-        &[table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"])],
+        &[table(
+            &["dynamodb:GetItem"],
+            &[KEYS_PK, "USER#*", "SESSIONS#*"],
+        )],
     ),
     (
         "update-user",
         &[
             // EMAIL#: whether the new address is taken.
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*", "EMAIL#*"]),
+            table(
+                &["dynamodb:GetItem"],
+                &[KEYS_PK, "USER#*", "SESSIONS#*", "EMAIL#*"],
+            ),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             // The current password is checked under the login lockout.
             table(
@@ -199,7 +211,7 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
     (
         "delete-user",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*", "SESSIONS#*"]),
             table(
                 &["dynamodb:DeleteItem"],
                 &[
@@ -212,13 +224,16 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
                 ],
             ),
             // The sessions, after the user.
-            table(&["dynamodb:Query", "dynamodb:BatchWriteItem"], &["USER#*"]),
+            table(
+                &["dynamodb:Query", "dynamodb:BatchWriteItem"],
+                &["SESSIONS#*"],
+            ),
         ],
     ),
     (
         "list-users",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*"]),
+            table(&["dynamodb:GetItem"], &[KEYS_PK, "USER#*", "SESSIONS#*"]),
             Grant {
                 actions: &["dynamodb:Query"],
                 resource: Resource::UsersByCreationIndex,

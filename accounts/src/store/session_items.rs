@@ -1,6 +1,9 @@
-//! Session items: one per login,
-//! `USER#<id>` / `SESSION#<sid>`, beside the user item so that
-//! authentication reads both in one `TransactGetItems`.
+//! Session items: one per login, `SESSIONS#<user id>` / `SESSION#<sid>`,
+//! in a partition of their own, not the user's: IAM can limit a grant by
+//! partition key but not by sort key, so the functions that only handle
+//! sessions (refresh, end-session) get no write on any user item.
+//! Authentication still reads the user and the session in one
+//! `TransactGetItems`.
 //!
 //! A session is live while its `epoch` equals the user's `token_version`
 //! and it has not reached `SessionPolicy::ends_at`. A password reset, a
@@ -101,10 +104,20 @@ pub fn session_sk(id: &SessionId) -> String {
     format!("SESSION#{id}")
 }
 
+/// The partition of a user's sessions.
+pub fn sessions_pk(user_id: &UserId) -> String {
+    format!("SESSIONS#{user_id}")
+}
+
+/// The key of one session's item.
+pub fn session_key(user_id: &UserId, id: &SessionId) -> Item {
+    key(sessions_pk(user_id), &session_sk(id))
+}
+
 pub const SESSION_SK_PREFIX: &str = "SESSION#";
 
 pub fn session_item(record: &SessionRecord, policy: &SessionPolicy) -> Item {
-    let mut item = key(user_pk(&record.user_id), &session_sk(&record.id));
+    let mut item = session_key(&record.user_id, &record.id);
     item.extend([
         ("session_id".to_owned(), s(record.id.as_str())),
         ("user_id".to_owned(), s(record.user_id.as_str())),
@@ -195,7 +208,7 @@ impl UserStore {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(&user_pk(user_id)))
+            .expression_attribute_values(":pk", s(&sessions_pk(user_id)))
             .expression_attribute_values(":prefix", s(SESSION_SK_PREFIX))
     }
 
@@ -213,10 +226,7 @@ impl UserStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                user_pk(&from.user_id),
-                &session_sk(&from.session_id),
-            )))
+            .set_key(Some(session_key(&from.user_id, &from.session_id)))
             .condition_expression("#counter = :from")
             .update_expression(
                 "SET #counter = :next, rotated_at = :now, last_used_at = :now, expires_at = :ends",
@@ -235,7 +245,7 @@ impl UserStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), &session_sk(id))))
+            .set_key(Some(session_key(user_id, id)))
             .condition_expression("attribute_exists(pk)");
         delete_if(request).await
     }
@@ -255,7 +265,7 @@ impl UserStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), &session_sk(id))))
+            .set_key(Some(session_key(user_id, id)))
             .condition_expression("attribute_exists(pk) AND epoch = :epoch AND expires_at > :now")
             .expression_attribute_values(":epoch", n(user_token_version))
             .expression_attribute_values(":now", n(now));
@@ -289,10 +299,10 @@ impl UserStore {
         user_token_version: u64,
     ) -> Result<bool, ApiError> {
         let next = user_token_version + 1;
-        let update = |sk: &str, attribute: &str| -> Result<TransactWriteItem, ApiError> {
+        let update = |item_key: Item, attribute: &str| -> Result<TransactWriteItem, ApiError> {
             let update = Update::builder()
                 .table_name(&self.table)
-                .set_key(Some(key(user_pk(user_id), sk)))
+                .set_key(Some(item_key))
                 .condition_expression("#version = :current")
                 .update_expression("SET #version = :next")
                 .expression_attribute_names("#version", attribute)
@@ -303,8 +313,8 @@ impl UserStore {
             Ok(TransactWriteItem::builder().update(update).build())
         };
         let items = vec![
-            update(USER_SK, "token_version")?,
-            update(&session_sk(keep), "epoch")?,
+            update(key(user_pk(user_id), USER_SK), "token_version")?,
+            update(session_key(user_id, keep), "epoch")?,
         ];
         Ok(matches!(
             self.transact(items).await?,
@@ -320,7 +330,7 @@ impl UserStore {
                 .iter()
                 .map(|record| {
                     let delete = DeleteRequest::builder()
-                        .set_key(Some(key(user_pk(&record.user_id), &session_sk(&record.id))))
+                        .set_key(Some(session_key(&record.user_id, &record.id)))
                         .build()
                         .map_err(ApiError::unexpected)?;
                     Ok(WriteRequest::builder().delete_request(delete).build())

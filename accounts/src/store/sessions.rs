@@ -4,11 +4,11 @@
 
 use aws_sdk_dynamodb::types::{Get, TransactGetItem};
 
-use super::session_items::{SessionRecord, session_from_item, session_sk};
+use super::session_items::{SessionRecord, session_from_item, session_key};
 use super::users::USER_SK;
 use super::{
-    StoredUser, UserStore, cancelled_by_conflict, key, retry_conflicts, stored_user_from_item,
-    transaction_failure, user_pk,
+    Item, StoredUser, UserStore, cancelled_by_conflict, key, retry_conflicts,
+    stored_user_from_item, transaction_failure, user_pk,
 };
 use crate::domain::UserId;
 use crate::error::ApiError;
@@ -27,10 +27,10 @@ impl UserStore {
         user_id: &UserId,
         session_id: &SessionId,
     ) -> Result<Session, ApiError> {
-        let get = |sk: String| -> Result<TransactGetItem, ApiError> {
+        let get = |item_key: Item| -> Result<TransactGetItem, ApiError> {
             let get = Get::builder()
                 .table_name(&self.table)
-                .set_key(Some(key(user_pk(user_id), &sk)))
+                .set_key(Some(item_key))
                 .build()
                 .map_err(ApiError::unexpected)?;
             Ok(TransactGetItem::builder().get(get).build())
@@ -38,8 +38,8 @@ impl UserStore {
         let request = self
             .client
             .transact_get_items()
-            .transact_items(get(USER_SK.to_owned())?)
-            .transact_items(get(session_sk(session_id))?);
+            .transact_items(get(key(user_pk(user_id), USER_SK))?)
+            .transact_items(get(session_key(user_id, session_id))?);
         // A read meets a write transaction on the user item whenever someone
         // asks for a reset of this user's password, which anyone can do.
         let output = retry_conflicts(cancelled_by_conflict, || request.clone().send())
