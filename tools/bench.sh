@@ -4,12 +4,14 @@
 # DynamoDB Local and the SES emulator on fresh loopback ports, seeds them, and
 # has tools/bench/driver measure the x86_64 binaries. Writes BENCHMARKS.md.
 # BENCH_COLD and BENCH_WARM change the counts (default 20 spawns and 500
-# warm invocations per function); BENCH_ONLY=get-user,hello-world measures
+# warm invocations per function), BENCH_TIMING the refused logins of
+# registered and of unknown addresses compared (default 1000 each); BENCH_ONLY=get-user,hello-world measures
 # just those, prints the numbers and writes no report (and no criterion run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly WORK=target/bench COLD=${BENCH_COLD:-20} WARM=${BENCH_WARM:-500} ONLY=${BENCH_ONLY:-}
+readonly TIMING=${BENCH_TIMING:-1000}
 rm -rf "$WORK" && mkdir -p "$WORK"
 
 # Every function in one cargo run per architecture and output (the arm64 run
@@ -61,10 +63,12 @@ source tools/local-stack.sh
 trap stop_local_stack EXIT INT TERM
 start_scratch_stack "$WORK" bench https://bench.user-api.test 1000000
 
-# Every spawn and every warm invocation after the first uses up a fixture.
-target/debug/bench-seed $((COLD + 1 + WARM)) >"$WORK/fixtures.json"
+# Every spawn and every warm invocation after the first uses up a fixture,
+# and so does every refused login of the timing comparison (plus one each
+# to warm up).
+target/debug/bench-seed $((COLD + 1 + WARM)) $((TIMING + 1)) >"$WORK/fixtures.json"
 
 target/release/lambda-bench --bins "$WORK/bin" --zips-arm64 "$WORK/zip-arm64" \
   --zips-x86_64 "$WORK/zip-x86_64" --events events --fixtures "$WORK/fixtures.json" \
   --criterion target/criterion --template template.yaml --logs "$WORK/logs" \
-  --cold "$COLD" --warm "$WARM" --only "$ONLY" --out BENCHMARKS.md
+  --cold "$COLD" --warm "$WARM" --timing "$TIMING" --only "$ONLY" --out BENCHMARKS.md

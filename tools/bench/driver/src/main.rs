@@ -8,10 +8,14 @@
 //! - warm: one process, one untimed first invocation, then `--warm`
 //!   invocations, each timed from the runtime API handing the event over to
 //!   the response arriving, and the process's CPU time across them;
-//! - peak RSS (VmHWM) of every process, the largest reported.
+//! - peak RSS (VmHWM) of every process, the largest reported;
 //!
-//! Every response must have the route's success status: a benchmark of an
-//! error path would measure the wrong thing, so any other status stops the run.
+//! and for login, the time of a refused login of a registered address
+//! against that of an unknown one (`--timing` of each).
+//!
+//! Every response must have the route's success status (the refused logins
+//! of the comparison: their 401): a benchmark of another path would measure
+//! the wrong thing, so any other status stops the run.
 
 mod process;
 mod report;
@@ -55,6 +59,10 @@ enum Input {
     VerificationToken,
     EmailChangeToken,
     PasswordChangeToken,
+    /// A wrong password for a registered address never refused before.
+    WrongPasswordOfKnown,
+    /// A wrong password for an address nobody registered.
+    WrongPasswordOfUnknown,
 }
 
 pub struct Route {
@@ -228,6 +236,22 @@ const fn route(
     }
 }
 
+/// The refused logins whose times `measure_login_timing` compares.
+const WRONG_PASSWORD_OF_KNOWN: Route = route(
+    "login",
+    "login.json",
+    401,
+    Input::WrongPasswordOfKnown,
+    None,
+);
+const WRONG_PASSWORD_OF_UNKNOWN: Route = route(
+    "login",
+    "login.json",
+    401,
+    Input::WrongPasswordOfUnknown,
+    None,
+);
+
 /// Warm invocations of a route with a fixed response floor.
 pub const FLOOR_BOUND_WARM: usize = 50;
 
@@ -253,8 +277,16 @@ pub struct Options {
     pub out: PathBuf,
     pub cold: usize,
     pub warm: usize,
+    /// Refused logins of each kind that `measure_login_timing` compares.
+    pub timing: usize,
     /// Measure only these functions, print, and write no report.
     pub only: Option<Vec<String>>,
+}
+
+/// Wrong-password logins, each address's first: registered, and unknown.
+pub struct LoginTiming {
+    pub known: Vec<Duration>,
+    pub unknown: Vec<Duration>,
 }
 
 /// What was measured of one function.
@@ -321,15 +353,38 @@ fn run(options: &Options) -> Result<(), String> {
         );
         results.insert(route.function, measured);
     }
-    if options.only.is_some() {
+    let measure_timing = options
+        .only
+        .as_ref()
+        .is_none_or(|only| only.iter().any(|name| name == "login"));
+    let login_timing = if measure_timing {
+        let timing = measure_login_timing(options, &api, &fixtures, memory.get("login").copied())
+            .map_err(|problem| format!("login timing: {problem}"))?;
+        eprintln!(
+            "login refused, registered minus unknown address: median {:+.3} ms  p10 {:+.3} ms",
+            report::difference_ms(&timing.known, &timing.unknown, 50),
+            report::difference_ms(&timing.known, &timing.unknown, 10),
+        );
+        Some(timing)
+    } else {
+        None
+    };
+    let (None, Some(login_timing)) = (&options.only, login_timing) else {
         return Ok(());
-    }
+    };
     let secret_read = secret_read::median()?;
     eprintln!(
         "one Secrets Manager read (median) {:.2} ms",
         report::ms(secret_read)
     );
-    let markdown = report::markdown(options, &ROUTES, &results, &memory, secret_read)?;
+    let markdown = report::markdown(
+        options,
+        &ROUTES,
+        &results,
+        &login_timing,
+        &memory,
+        secret_read,
+    )?;
     std::fs::write(&options.out, markdown)
         .map_err(|e| format!("{}: {e}", options.out.display()))?;
     eprintln!("wrote {}", options.out.display());
@@ -381,6 +436,14 @@ impl Inputs<'_> {
             Input::VerificationToken => vec![(VERIFICATION_TOKEN, nth("verification_tokens")?)],
             Input::EmailChangeToken => vec![(EMAIL_CHANGE_TOKEN, nth("email_change_tokens")?)],
             Input::PasswordChangeToken => vec![(ACCESS_TOKEN, nth("password_change_tokens")?)],
+            Input::WrongPasswordOfKnown => vec![
+                (EVENT_EMAIL, nth("timing_known_emails")?),
+                (EVENT_PASSWORD, WRONG_PASSWORD.to_owned()),
+            ],
+            Input::WrongPasswordOfUnknown => vec![
+                (EVENT_EMAIL, nth("timing_unknown_emails")?),
+                (EVENT_PASSWORD, WRONG_PASSWORD.to_owned()),
+            ],
         };
         let mut event = self.template.to_owned();
         for (placeholder, value) in fills {
@@ -395,6 +458,8 @@ impl Inputs<'_> {
 
 /// The placeholders of events/ (see README, "Local invocation").
 const EVENT_EMAIL: &str = "ada@example.com";
+const EVENT_PASSWORD: &str = "correct horse battery staple";
+const WRONG_PASSWORD: &str = "not the password at all";
 const ACCESS_TOKEN: &str = "REPLACE_WITH_ACCESS_TOKEN";
 const RESET_TOKEN: &str = "REPLACE_WITH_RESET_TOKEN";
 const REFRESH_TOKEN: &str = "REPLACE_WITH_REFRESH_TOKEN";
@@ -462,6 +527,64 @@ fn measure(
     })
 }
 
+/// One warm login process refusing `--timing` wrong passwords of
+/// registered addresses and as many of unknown ones, interleaved (and
+/// alternating which goes first) so that drift in the machine's speed
+/// falls on both alike. Every address is refused once only, so both kinds
+/// have the same failure history (none) and no lockout. The two paths
+/// differ by what two DynamoDB reads return, well inside the noise of the
+/// Argon2id verify both make: hence a thousand of each by default.
+fn measure_login_timing(
+    options: &Options,
+    api: &RuntimeApi,
+    fixtures: &Value,
+    memory_mb: Option<u32>,
+) -> Result<LoginTiming, String> {
+    let bootstrap = options.bins.join("login").join("bootstrap");
+    let template = std::fs::read_to_string(options.events.join("login.json"))
+        .map_err(|e| format!("login.json: {e}"))?;
+    let log = File::create(options.logs.join("login-timing.log")).map_err(|e| e.to_string())?;
+    let known = Inputs {
+        route: &WRONG_PASSWORD_OF_KNOWN,
+        template: &template,
+        fixtures,
+    };
+    let unknown = Inputs {
+        route: &WRONG_PASSWORD_OF_UNKNOWN,
+        ..known
+    };
+    let runtime_api = api.next_generation();
+    let mut process = FunctionProcess::spawn(
+        &bootstrap,
+        "login",
+        &runtime_api,
+        memory_mb.unwrap_or(128),
+        &log,
+    )
+    .map_err(|e| format!("cannot spawn {}: {e}", bootstrap.display()))?;
+    // Fixture 0 of each kind warms the process and its connections.
+    let mut timing = LoginTiming {
+        known: Vec::with_capacity(options.timing),
+        unknown: Vec::with_capacity(options.timing),
+    };
+    for n in 0..=options.timing {
+        let mut pair = [(&known, &mut timing.known), (&unknown, &mut timing.unknown)];
+        if n % 2 == 1 {
+            pair.reverse();
+        }
+        for (inputs, samples) in pair {
+            let outcome = invoke(api, inputs.route, inputs, n)?;
+            if n > 0 {
+                samples.push(outcome.received_at.duration_since(outcome.handed_at));
+            }
+        }
+    }
+    if let Some(status) = process.exited() {
+        return Err(format!("the login process exited ({status})"));
+    }
+    Ok(timing)
+}
+
 fn invoke(
     api: &RuntimeApi,
     route: &Route,
@@ -527,6 +650,7 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options, Stri
         out: take("out")?.into(),
         cold: count(take("cold")?, "cold")?,
         warm: count(take("warm")?, "warm")?,
+        timing: count(take("timing")?, "timing")?,
         only: values
             .remove("only")
             .filter(|only| !only.is_empty())

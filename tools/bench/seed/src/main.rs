@@ -1,4 +1,4 @@
-//! `bench-seed COUNT`: creates, through the service's own store code, what
+//! `bench-seed COUNT TIMING_COUNT`: creates, through the service's own store code, what
 //! `lambda-bench` feeds the functions, and prints it as one JSON object:
 //!
 //! - `password`: the password of every seeded user (the events' own);
@@ -20,7 +20,10 @@
 //! - `verification_tokens`: COUNT unverified users' live verification tokens;
 //! - `email_change_tokens`: COUNT users' live email-change tokens;
 //! - `password_change_tokens`: tokens of COUNT users whose password is the
-//!   one events/change-password.json gives as current.
+//!   one events/change-password.json gives as current;
+//! - `timing_known_emails`, `timing_unknown_emails`: TIMING_COUNT registered
+//!   users and as many addresses nobody registered, none with a failed login yet:
+//!   the wrong-password logins that compare the two.
 //!
 //! Runs against whatever `TABLE_NAME` and `AWS_ENDPOINT_URL_DYNAMODB` name:
 //! tools/bench.sh points them at a DynamoDB Local of its own. Prints tokens:
@@ -52,14 +55,15 @@ const RESET_TOKEN_TTL_SECONDS: u64 = 3600;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let Some(count) = std::env::args()
-        .nth(1)
-        .and_then(|n| n.parse::<usize>().ok())
-    else {
-        eprintln!("usage: bench-seed COUNT");
+    let counts: Vec<usize> = std::env::args()
+        .skip(1)
+        .map_while(|n| n.parse().ok())
+        .collect();
+    let [count, timing_count] = counts[..] else {
+        eprintln!("usage: bench-seed COUNT TIMING_COUNT");
         return ExitCode::from(2);
     };
-    match seed(count).await {
+    match seed(count, timing_count).await {
         Ok(fixtures) => {
             println!("{fixtures}");
             ExitCode::SUCCESS
@@ -71,7 +75,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
+async fn seed(count: usize, timing_count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let aws = accounts::sdk::defaults().load().await;
     let store = UserStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name);
@@ -96,11 +100,12 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     let hash = password::hash(SecretString::from(PASSWORD)).await?;
     // Several runs may share a table: every address is new.
     let run = uuid_fragment();
-    let new_users = |pool: &str| {
+    let addresses = |pool: &str, count: usize| {
         (0..count)
             .map(|i| format!("bench-{run}-{pool}-{i}@example.com"))
             .collect::<Vec<_>>()
     };
+    let new_users = |pool: &str| addresses(pool, count);
 
     let login = create_users(&store, new_users("login"), &hash).await?;
     let reader = create_users(
@@ -216,8 +221,11 @@ async fn seed(count: usize) -> Result<Value, Box<dyn std::error::Error>> {
     for user in create_users(&store, new_users("change"), &changing_hash).await? {
         password_change_tokens.push(issue(&store, &config, &tokens, &user).await?);
     }
+    let timing_known = create_users(&store, addresses("timing-known", timing_count), &hash).await?;
     Ok(json!({
         "password": PASSWORD,
+        "timing_known_emails": timing_known.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
+        "timing_unknown_emails": addresses("timing-unknown", timing_count),
         "login_emails": login.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
         "user_token": issue(&store, &config, &tokens, &reader[0]).await?,
         "admin_token": issue(&store, &config, &tokens, &admin[0]).await?,
