@@ -120,14 +120,21 @@ fn policy_statements(function: &Yaml) -> Vec<&Yaml> {
         .collect()
 }
 
+/// The grants listed for `function` in `accounts::store::permissions`.
+#[track_caller]
+fn grants_of(function: &str) -> &'static [Grant] {
+    FUNCTION_GRANTS
+        .iter()
+        .find(|(name, _)| *name == function)
+        .map(|(_, grants)| *grants)
+        .unwrap_or_else(|| panic!("{function} has no grants in accounts::store::permissions"))
+}
+
 #[test]
 fn the_template_grants_each_function_exactly_the_listed_dynamodb_permissions() {
     let mut seen = BTreeSet::new();
     for (function, resource) in template_functions() {
-        let (_, grants) = FUNCTION_GRANTS
-            .iter()
-            .find(|(name, _)| *name == function)
-            .unwrap_or_else(|| panic!("{function} has no grants in accounts::store::permissions"));
+        let grants = grants_of(&function);
         assert_eq!(
             granted(&resource),
             listed(grants),
@@ -155,10 +162,7 @@ fn the_functions_that_handle_only_sessions_cannot_write_a_user_item() {
     let a_user_item = "USER#00000000-0000-0000-0000-000000000000";
     let a_session_item = "SESSIONS#00000000-0000-0000-0000-000000000000";
     for function in ["login", "refresh-token", "list-sessions", "end-session"] {
-        let (_, grants) = FUNCTION_GRANTS
-            .iter()
-            .find(|(name, _)| *name == function)
-            .expect("a listed function");
+        let grants = grants_of(function);
         for action in writes {
             assert!(
                 !allows(grants, action, a_user_item),
@@ -166,10 +170,7 @@ fn the_functions_that_handle_only_sessions_cannot_write_a_user_item() {
             );
         }
     }
-    let (_, logout) = FUNCTION_GRANTS
-        .iter()
-        .find(|(name, _)| *name == "logout")
-        .expect("logout");
+    let logout = grants_of("logout");
     assert!(allows(logout, "dynamodb:UpdateItem", a_user_item));
     for action in ["dynamodb:PutItem", "dynamodb:DeleteItem"] {
         assert!(
@@ -183,10 +184,7 @@ fn the_functions_that_handle_only_sessions_cannot_write_a_user_item() {
 /// Checks every DynamoDB request since the last check against `function`'s grants.
 #[track_caller]
 fn assert_allowed(app: &TestApp, function: &str) {
-    let (_, grants) = FUNCTION_GRANTS
-        .iter()
-        .find(|(name, _)| *name == function)
-        .expect("a listed function");
+    let grants = grants_of(function);
     let calls = app.dynamodb_calls.take();
     assert!(!calls.is_empty(), "{function} made no DynamoDB request");
     for call in calls {
