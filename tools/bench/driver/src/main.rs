@@ -489,20 +489,14 @@ fn measure(
 
     let mut cold = Vec::with_capacity(options.cold);
     for _ in 0..options.cold {
-        let runtime_api = api.next_generation();
-        let process =
-            FunctionProcess::spawn(&bootstrap, route.function, &runtime_api, memory_mb, &log)
-                .map_err(|e| format!("cannot spawn {}: {e}", bootstrap.display()))?;
+        let process = spawn_next(api, &bootstrap, route.function, memory_mb, &log)?;
         let outcome = invoke(api, route, inputs, invocation)?;
         invocation += 1;
         cold.push(outcome.received_at.duration_since(process.spawned_at));
         peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib()?);
     }
 
-    let runtime_api = api.next_generation();
-    let mut process =
-        FunctionProcess::spawn(&bootstrap, route.function, &runtime_api, memory_mb, &log)
-            .map_err(|e| format!("cannot spawn {}: {e}", bootstrap.display()))?;
+    let mut process = spawn_next(api, &bootstrap, route.function, memory_mb, &log)?;
     invoke(api, route, inputs, invocation)?;
     invocation += 1;
     let cpu_before = process.cpu_time()?;
@@ -553,15 +547,7 @@ fn measure_login_timing(
         route: &WRONG_PASSWORD_OF_UNKNOWN,
         ..known
     };
-    let runtime_api = api.next_generation();
-    let mut process = FunctionProcess::spawn(
-        &bootstrap,
-        "login",
-        &runtime_api,
-        memory_mb.unwrap_or(128),
-        &log,
-    )
-    .map_err(|e| format!("cannot spawn {}: {e}", bootstrap.display()))?;
+    let mut process = spawn_next(api, &bootstrap, "login", memory_mb.unwrap_or(128), &log)?;
     // Fixture 0 of each kind warms the process and its connections.
     let mut timing = LoginTiming {
         known: Vec::with_capacity(options.timing),
@@ -583,6 +569,19 @@ fn measure_login_timing(
         return Err(format!("the login process exited ({status})"));
     }
     Ok(timing)
+}
+
+/// A new process of `bootstrap`, on the runtime API's next generation.
+fn spawn_next(
+    api: &RuntimeApi,
+    bootstrap: &Path,
+    function: &str,
+    memory_mb: u32,
+    log: &File,
+) -> Result<FunctionProcess, String> {
+    let runtime_api = api.next_generation();
+    FunctionProcess::spawn(bootstrap, function, &runtime_api, memory_mb, log)
+        .map_err(|e| format!("cannot spawn {}: {e}", bootstrap.display()))
 }
 
 fn invoke(
