@@ -472,6 +472,144 @@ fn only_the_signing_functions_may_read_the_private_keys_and_the_session_secret()
     assert!(!text.to_lowercase().contains("jwt_secret"));
 }
 
+/// The template's resource named `logical_id`.
+fn template_resource(logical_id: &str) -> Yaml {
+    let template: Yaml = serde_norway::from_str(&workspace_file("template.yaml")).unwrap();
+    let resource = template["Resources"][logical_id].clone();
+    assert!(!resource.is_null(), "template.yaml has no {logical_id}");
+    resource
+}
+
+/// The principals a Deny statement of a secret's resource policy spares.
+fn spared_by(statement: &Yaml) -> String {
+    assert_eq!(statement["Effect"].as_str(), Some("Deny"), "{statement:?}");
+    assert_eq!(statement["Principal"].as_str(), Some("*"), "{statement:?}");
+    format!(
+        "{:?}",
+        statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    )
+}
+
+/// An account-wide `secretsmanager:GetSecretValue` (an admin's, CI's) does
+/// not read the private keys or the session secret (security review
+/// 2026-12, L7): both are sealed by a key usable only through Secrets
+/// Manager, by principals granted `kms:Decrypt` on it (the signers), and
+/// their resource policies deny every reader but the signers and the key
+/// admins, and every writer but the key admins.
+#[test]
+fn the_secrets_are_sealed_by_their_own_key_and_refuse_every_other_reader() {
+    let key = template_resource("SecretsKey");
+    assert_eq!(key["Type"].as_str(), Some("AWS::KMS::Key"));
+    for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .expect("a key policy")
+    {
+        assert!(
+            format!("{:?}", statement["Principal"]["AWS"]).contains(":root"),
+            "only the account is named in the key policy: {statement:?}"
+        );
+        let actions = strings(&statement["Action"]);
+        // A grant hands the key's use to anyone, with no condition.
+        for delegating in ["kms:*", "kms:Create*", "kms:CreateGrant"] {
+            assert!(
+                !actions.iter().any(|action| action == delegating),
+                "{delegating}"
+            );
+        }
+        let cryptographic = actions.iter().any(|action| {
+            [
+                "kms:Decrypt",
+                "kms:Encrypt",
+                "kms:GenerateDataKey",
+                "kms:ReEncrypt",
+            ]
+            .iter()
+            .any(|use_of_the_key| action.starts_with(use_of_the_key))
+        });
+        if cryptographic {
+            assert!(
+                format!(
+                    "{:?}",
+                    statement["Condition"]["StringEquals"]["kms:ViaService"]
+                )
+                .contains("secretsmanager."),
+                "the key is used only through Secrets Manager: {statement:?}"
+            );
+        }
+    }
+    for secret in ["SigningKeys", "SessionKeySecret"] {
+        let resource = template_resource(secret);
+        assert!(
+            format!("{:?}", resource["Properties"]["KmsKeyId"]).contains("SecretsKey"),
+            "{secret} is encrypted with SecretsKey"
+        );
+        let policy = template_resource(&format!("{secret}Access"));
+        assert_eq!(
+            policy["Type"].as_str(),
+            Some("AWS::SecretsManager::ResourcePolicy")
+        );
+        assert!(format!("{:?}", policy["Properties"]["SecretId"]).contains(secret));
+        let statements = policy["Properties"]["ResourcePolicy"]["Statement"]
+            .as_sequence()
+            .expect("a resource policy");
+        let [read, change] = statements.as_slice() else {
+            panic!("{secret}: a read and a change statement: {statements:?}");
+        };
+        assert_eq!(strings(&read["Action"]), ["secretsmanager:GetSecretValue"]);
+        let readers = spared_by(read);
+        let writers = spared_by(change);
+        for role in [
+            "LoginFunctionRole",
+            "RefreshTokenFunctionRole",
+            "ChangePasswordFunctionRole",
+        ] {
+            assert!(readers.contains(role), "{secret}: {role} reads");
+            assert!(!writers.contains(role), "{secret}: {role} does not write");
+        }
+        assert_eq!(
+            readers.matches("FunctionRole").count(),
+            SIGNERS.len(),
+            "{readers}"
+        );
+        for admins in [readers, writers] {
+            assert!(admins.contains("KeyAdminArns") && admins.contains(":root"));
+        }
+        let changes = strings(&change["Action"]);
+        for action in [
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecret",
+            "secretsmanager:UpdateSecretVersionStage",
+            "secretsmanager:PutResourcePolicy",
+            "secretsmanager:DeleteResourcePolicy",
+        ] {
+            assert!(
+                changes.iter().any(|denied| denied == action),
+                "{secret}: {action}"
+            );
+        }
+    }
+    let mut decrypters = BTreeSet::new();
+    for (function, resource) in template_functions() {
+        for statement in policy_statements(&resource) {
+            let actions = strings(&statement["Action"]);
+            if actions.iter().any(|action| action.starts_with("kms:")) {
+                assert_eq!(actions, ["kms:Decrypt"], "{function}");
+                assert!(format!("{:?}", statement["Resource"]).contains("SecretsKey"));
+                assert!(
+                    format!(
+                        "{:?}",
+                        statement["Condition"]["StringEquals"]["kms:ViaService"]
+                    )
+                    .contains("secretsmanager."),
+                    "{function}"
+                );
+                decrypters.insert(function.clone());
+            }
+        }
+    }
+    assert_eq!(decrypters, BTreeSet::from(SIGNERS.map(str::to_owned)));
+}
+
 fn manifest(package_dir: &str) -> toml::Table {
     let file = format!("{package_dir}/Cargo.toml");
     workspace_file(&file)
