@@ -187,8 +187,8 @@ impl UserId {
         Self(uuid::Uuid::now_v7().to_string())
     }
 
-    /// The all-zero id, which no user has (`generate` makes UUIDv7s): a key
-    /// to read where a lookup must cost the same whether or not a user exists.
+    /// The all-zero id, which no user has (`generate` makes UUIDv7s): the
+    /// decoy's (`store::users::DECOY_PK`).
     pub fn nil() -> Self {
         Self(uuid::Uuid::nil().hyphenated().to_string())
     }

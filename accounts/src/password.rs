@@ -29,7 +29,7 @@ pub const PARALLELISM: u32 = 1;
 /// A PHC string at the configured parameters that no known password matches.
 /// Verifying an unknown account's login against it costs what a real verify
 /// costs, so the response time does not tell whether the email is registered.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$2dnSt2VUo1XhF+sbzt9/yQ$3c+LKDI8MZf6XgTaIrcyLeT7jEyqBhqKw6GL6BRGKxo";
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$2dnSt2VUo1XhF+sbzt9/yQ$3c+LKDI8MZf6XgTaIrcyLeT7jEyqBhqKw6GL6BRGKxo";
 
 /// The working area. A Lambda environment runs one request at a time, so the
 /// lock is uncontended there; concurrent callers (tests) take turns.

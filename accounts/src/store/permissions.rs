@@ -10,6 +10,8 @@
 /// that sign or verify tokens need it, and for the others the read opens
 /// the DynamoDB connection before the first request (`UserStore::warm_up`).
 pub use super::keys::KEYS_PK;
+/// The decoy that an unknown address's lookup reads (`UserStore::find_by_email`).
+pub use super::users::DECOY_PK;
 
 /// Where a grant applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,7 +54,12 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
     (
         "login",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "EMAIL#*", "USER#*"]),
+            table(
+                &["dynamodb:GetItem"],
+                &[KEYS_PK, "EMAIL#*", "USER#*", DECOY_PK],
+            ),
+            // The decoy, where an unknown address finds it missing.
+            table(&["dynamodb:PutItem"], &[DECOY_PK]),
             table(
                 &["dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 &["LOGIN#*"],
@@ -108,7 +115,10 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
     (
         "request-password-reset",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "EMAIL#*", "USER#*"]),
+            table(
+                &["dynamodb:GetItem"],
+                &[KEYS_PK, "EMAIL#*", "USER#*", DECOY_PK],
+            ),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             table(&["dynamodb:PutItem", "dynamodb:DeleteItem"], &["RESET#*"]),
             // The per-client count (client_limits).
@@ -128,7 +138,10 @@ pub const FUNCTION_GRANTS: [(&str, &[Grant]); 18] = [
     (
         "request-verification-email",
         &[
-            table(&["dynamodb:GetItem"], &[KEYS_PK, "EMAIL#*", "USER#*"]),
+            table(
+                &["dynamodb:GetItem"],
+                &[KEYS_PK, "EMAIL#*", "USER#*", DECOY_PK],
+            ),
             table(&["dynamodb:UpdateItem"], &["USER#*"]),
             table(&["dynamodb:PutItem", "dynamodb:DeleteItem"], &["VERIFY#*"]),
             // The per-client count (client_limits).

@@ -13,12 +13,22 @@ use super::{
 use crate::clock::unix_now;
 use crate::domain::{Email, UserId, UserName};
 use crate::error::{ApiError, sdk_error};
+use crate::password;
 
 pub(super) const USER_SK: &str = "USER";
 pub(super) const EMAIL_SK: &str = "EMAIL";
 const USER_LIST_PK: &str = "USER";
 /// A delete that keeps meeting new mailed tokens gives up after this many reads.
 const DELETE_TRIES: u32 = 3;
+
+/// The partition of the decoy: an item shaped as a user's that no address
+/// claims, outside every user's partition and the listing's index.
+pub const DECOY_PK: &str = "DECOY";
+
+struct EmailLookup {
+    user: Option<StoredUser>,
+    decoy_missing: bool,
+}
 
 /// One page of the admin listing, in creation order.
 #[derive(Debug)]
@@ -73,16 +83,56 @@ impl UserStore {
     }
 
     /// The user registered with `email`, if any. An unknown address costs
-    /// the same two reads as a registered one (the second of a user key no
-    /// item has), so response times do not tell the two apart.
+    /// the same two reads as a registered one, and both find an item: the
+    /// second is the decoy's (`decoy_item`), so response times do not tell
+    /// the two apart.
     pub async fn find_by_email(&self, email: &Email) -> Result<Option<StoredUser>, ApiError> {
-        let claim = self.get_item(email_pk(email), EMAIL_SK).await?;
-        let user_id = match &claim {
-            Some(claim) => user_id_attr(claim, "user_id")?,
-            None => UserId::nil(),
+        Ok(self.look_up(email).await?.user)
+    }
+
+    /// `find_by_email`, and where the decoy is missing (before a table's
+    /// first unknown address) it is put there: only login, which answers
+    /// registered and unknown addresses alike, may write it.
+    pub async fn find_by_email_keeping_decoy(
+        &self,
+        email: &Email,
+    ) -> Result<Option<StoredUser>, ApiError> {
+        let lookup = self.look_up(email).await?;
+        if lookup.decoy_missing {
+            let request = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(decoy_item()?))
+                .condition_expression("attribute_not_exists(pk)");
+            match request.send().await {
+                Ok(_) => {}
+                // Another request put it first.
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(error) => return Err(sdk_error(error)),
+            }
+        }
+        Ok(lookup.user)
+    }
+
+    async fn look_up(&self, email: &Email) -> Result<EmailLookup, ApiError> {
+        let Some(claim) = self.get_item(email_pk(email), EMAIL_SK).await? else {
+            let decoy = self.get_item(DECOY_PK.to_owned(), USER_SK).await?;
+            // Read as a user's item is, for the same work.
+            decoy.as_ref().map(stored_user_from_item).transpose()?;
+            return Ok(EmailLookup {
+                user: None,
+                decoy_missing: decoy.is_none(),
+            });
         };
-        let user = self.find_by_id(&user_id).await?;
-        Ok(user.filter(|_| claim.is_some()))
+        let user_id = user_id_attr(&claim, "user_id")?;
+        Ok(EmailLookup {
+            user: self.find_by_id(&user_id).await?,
+            decoy_missing: false,
+        })
     }
 
     pub async fn find_by_id(&self, id: &UserId) -> Result<Option<StoredUser>, ApiError> {
@@ -266,6 +316,26 @@ pub fn user_item(user: &User, password_hash: &str) -> Item {
         ("password_hash".to_owned(), s(password_hash)),
         ("token_version".to_owned(), n(0)),
     ])
+}
+
+/// What an unknown address reads in place of a user: a user's attributes
+/// (the dummy hash, the all-zero id, a reserved `.invalid` address), under
+/// its own key and without the listing's index attributes.
+fn decoy_item() -> Result<Item, ApiError> {
+    let decoy = User {
+        id: UserId::nil(),
+        email: Email::parse("unknown-address@decoy.invalid").map_err(ApiError::unexpected)?,
+        name: UserName::parse("Unknown address").map_err(ApiError::unexpected)?,
+        admin: false,
+        email_verified: true,
+        created_at: rfc3339(0),
+        updated_at: rfc3339(0),
+    };
+    let mut item = user_item(&decoy, password::DUMMY_HASH);
+    item.insert("pk".to_owned(), s(DECOY_PK));
+    item.remove(INDEX_PARTITION_KEY);
+    item.remove(INDEX_SORT_KEY);
+    Ok(item)
 }
 
 pub(super) fn email_claim_item(email: &Email, user_id: &UserId) -> Item {

@@ -1,8 +1,8 @@
 //! `POST /v1/api/login`: exchange email and password for an access token.
 //!
 //! An unknown email and a wrong password get the same 401 body, after the same
-//! Argon2id work and the same reads (a dummy verify and a dummy read run for
-//! unknown emails). Five consecutive failures for one address, registered or
+//! Argon2id work and the same reads (a dummy verify, and a decoy item read,
+//! for unknown emails). Five consecutive failures for one address, registered or
 //! not, lock it with exponential back-off; while locked, every attempt gets
 //! 429 before anything else is read, even with the right password. Each
 //! password check is reserved first, so concurrent attempts cannot outrun
@@ -66,7 +66,7 @@ async fn login(signing: &SigningState, request: &Request) -> Result<Response<Bod
         .store
         .reserve_login_attempt(&email, unix_now_ms())
         .await?;
-    let stored = state.store.find_by_email(&email).await?;
+    let stored = state.store.find_by_email_keeping_decoy(&email).await?;
     let stored_hash = stored.as_ref().map(|stored| stored.password_hash.clone());
     let verified = password::verify(password, stored_hash).await?;
     let Some(stored) = stored.filter(|_| verified) else {

@@ -4,14 +4,17 @@
 use std::collections::HashMap;
 
 use accounts::store::keys::KEYS_PK;
+use accounts::store::permissions::DECOY_PK;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::TestApp;
 
 impl TestApp {
     /// Every item of the test table but the published key set (`KEYS`,
-    /// which the harness writes before the test starts), read straight from
-    /// DynamoDB. Tests of the keys read the key set through the store.
+    /// which the harness writes before the test starts) and the decoy
+    /// (`DECOY`, which login puts at a table's first unknown address and no
+    /// account owns), read straight from DynamoDB. Tests of the keys read the
+    /// key set through the store; `decoy` reads the decoy.
     pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
         let mut items = Vec::new();
         let mut start = None;
@@ -25,16 +28,27 @@ impl TestApp {
                 .await
                 .expect("scanning the test table");
             items.extend(page.items.unwrap_or_default().into_iter().filter(|item| {
-                item.get("pk")
-                    .and_then(|pk| pk.as_s().ok())
-                    .map(String::as_str)
-                    != Some(KEYS_PK)
+                let pk = item.get("pk").and_then(|pk| pk.as_s().ok());
+                !pk.is_some_and(|pk| pk == KEYS_PK || pk == DECOY_PK)
             }));
             start = page.last_evaluated_key;
             if start.is_none() {
                 return items;
             }
         }
+    }
+
+    /// The decoy item, if login has put it.
+    pub async fn decoy(&self) -> Option<HashMap<String, AttributeValue>> {
+        self.dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(DECOY_PK.to_owned()))
+            .key("sk", AttributeValue::S("USER".to_owned()))
+            .send()
+            .await
+            .expect("reading the decoy")
+            .item
     }
 
     /// Every item, printed and sorted: equal snapshots mean nothing was
