@@ -19,6 +19,7 @@ mod events;
 mod forged_tokens;
 mod get_user;
 mod hostile_bodies;
+mod layout;
 mod list_users;
 mod lockout;
 mod login;

@@ -632,7 +632,7 @@ fn each_function_links_what_its_policy_allows_and_chooses_no_features() {
         .values()
         .filter_map(|spec| spec.get("path")?.as_str())
         .collect();
-    assert!(libraries.contains(&"token-issuer"), "{libraries:?}");
+    assert!(libraries.contains(&"shared/token-issuer"), "{libraries:?}");
     for library in libraries {
         assert!(
             manifest(library).get("features").is_none(),

@@ -297,7 +297,7 @@ pub fn markdown(
 
     let _ = writeln!(
         out,
-        "\n## Micro-benchmarks (criterion, `http-api/benches`)\n"
+        "\n## Micro-benchmarks (criterion, `shared/http-api/benches`)\n"
     );
     let _ = writeln!(out, "| Benchmark | Median |");
     let _ = writeln!(out, "|---|---:|");
