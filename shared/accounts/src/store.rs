@@ -11,6 +11,7 @@
 //! | login lockout | `LOGIN#<email>`  | `LOGIN`         | attempts, reserved_at_ms, locked_until_ms?, lock_attempt?, expires_at |
 //! | client count  | `CLIENT#<kind>#<address>` | `<window start>` | requests, expires_at |
 //! | signing keys  | `KEYS`           | `KEYS`          | key_set (JSON: the published public keys, the active kid), version |
+//! | decoy         | `DECOY`          | `USER`          | a user item's attributes (the dummy hash, the all-zero id), no `list_pk`: what an unknown address's lookup reads |
 //!
 //! The email claim makes addresses unique: it is written in the same
 //! transaction as the user, on condition that it does not exist yet. User
@@ -20,6 +21,7 @@
 //! checked in code; the TTL attribute `expires_at` only cleans up.
 
 pub mod client_limits;
+mod items;
 pub mod keys;
 mod lockout;
 pub mod mail_tokens;
@@ -46,13 +48,14 @@ use aws_sdk_dynamodb::types::{
 use crate::domain::{Email, User, UserId, UserName};
 use crate::error::{ApiError, cause_chain, sdk_error};
 
+pub use items::{NewToken, TokenKind, user_item};
 pub use lockout::LOCKOUT_THRESHOLD;
 pub use mail_tokens::{
-    EMAIL_CHANGE_TTL_SECONDS, EMAIL_CHANGES_PER_DAY, Issue, NewToken, PendingTokens, SendLimit,
-    TokenKind, TokenTicket, VERIFICATION_TTL_SECONDS,
+    EMAIL_CHANGE_TTL_SECONDS, EMAIL_CHANGES_PER_DAY, Issue, PendingTokens, SendLimit, TokenTicket,
+    VERIFICATION_TTL_SECONDS,
 };
 pub use sessions::Session;
-pub use users::{UserPage, user_item};
+pub use users::UserPage;
 
 /// A DynamoDB item as the SDK gives and takes it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -436,7 +439,7 @@ mod tests {
     #[test]
     fn a_user_survives_the_trip_through_an_item() {
         let user = sample_user();
-        let stored = stored_user_from_item(&users::user_item(&user, "$argon2id$...")).unwrap();
+        let stored = stored_user_from_item(&items::user_item(&user, "$argon2id$...")).unwrap();
         assert_eq!(stored.user, user);
         assert_eq!(stored.token_version, 0);
         assert_eq!(stored.pending.hash(TokenKind::PasswordReset), None);
@@ -444,7 +447,7 @@ mod tests {
 
     #[test]
     fn an_item_missing_an_attribute_is_an_unexpected_error() {
-        let mut item = users::user_item(&sample_user(), "$argon2id$...");
+        let mut item = items::user_item(&sample_user(), "$argon2id$...");
         item.remove("email");
         assert!(matches!(
             user_from_item(&item),
@@ -543,7 +546,7 @@ mod tests {
 
     #[test]
     fn a_stored_user_never_prints_its_hashes() {
-        let mut item = users::user_item(&sample_user(), "$argon2id$secret");
+        let mut item = items::user_item(&sample_user(), "$argon2id$secret");
         item.insert("reset_token_hash".into(), s("reset-hash-secret"));
         let stored = stored_user_from_item(&item).unwrap();
         assert_eq!(

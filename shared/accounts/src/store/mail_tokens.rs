@@ -15,8 +15,8 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
+use super::items::{EMAIL_SK, NewToken, TokenKind, USER_SK, email_claim_item, token_pk};
 use super::session_items::{SessionRecord, session_item};
-use super::users::{USER_SK, email_claim_item};
 use super::{
     Item, StoredUser, Transaction, UserStore, email_pk, key, n, number_attr, rfc3339, s,
     string_attr, updated_user, user_id_attr, user_pk,
@@ -25,60 +25,11 @@ use crate::config::SessionPolicy;
 use crate::domain::{Email, User, UserId};
 use crate::error::ApiError;
 
-/// What a mailed token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    PasswordReset,
-    EmailVerification,
-    EmailChange,
-    /// Mailed to the old address with the notice of an email change: it
-    /// cancels the change with no login.
-    EmailChangeCancel,
-}
-
 impl TokenKind {
-    pub const ALL: [TokenKind; 4] = [
-        TokenKind::PasswordReset,
-        TokenKind::EmailVerification,
-        TokenKind::EmailChange,
-        TokenKind::EmailChangeCancel,
-    ];
-
     /// Whether the token ends with the sessions (module docs): those that
     /// could take the account from its owner.
     fn ends_with_sessions(self) -> bool {
         matches!(self, TokenKind::PasswordReset | TokenKind::EmailChange)
-    }
-
-    /// The token item's sort key, and its partition key's prefix.
-    fn item_kind(self) -> &'static str {
-        match self {
-            TokenKind::PasswordReset => "RESET",
-            TokenKind::EmailVerification => "VERIFY",
-            TokenKind::EmailChange => "EMAIL_CHANGE",
-            TokenKind::EmailChangeCancel => "CANCEL_EMAIL_CHANGE",
-        }
-    }
-
-    /// The user attribute holding the live token's hash.
-    pub(super) fn hash_attribute(self) -> &'static str {
-        match self {
-            TokenKind::PasswordReset => "reset_token_hash",
-            TokenKind::EmailVerification => "verify_token_hash",
-            TokenKind::EmailChange => "email_change_token_hash",
-            TokenKind::EmailChangeCancel => "email_change_cancel_token_hash",
-        }
-    }
-
-    /// The user attribute with the times of this kind's mails in the last
-    /// 24 hours, newest last: the send limits are counted on it.
-    pub(super) fn sends_attribute(self) -> &'static str {
-        match self {
-            TokenKind::PasswordReset => "reset_sends",
-            TokenKind::EmailVerification => "verify_sends",
-            TokenKind::EmailChange => "email_change_sends",
-            TokenKind::EmailChangeCancel => "email_change_cancel_sends",
-        }
     }
 
     fn invalid(self) -> ApiError {
@@ -214,20 +165,6 @@ pub struct TokenTicket {
     pub expires_at: u64,
     /// The user's `token_version` when it was mailed (module docs).
     pub token_version: u64,
-}
-
-/// A token to store for a user: its hash, the address it goes to and its expiry.
-pub struct NewToken<'a> {
-    pub kind: TokenKind,
-    pub hash: &'a str,
-    pub sent_to: &'a Email,
-    pub expires_at: u64,
-    /// The user's `token_version` now.
-    pub token_version: u64,
-}
-
-fn token_pk(kind: TokenKind, token_hash: &str) -> String {
-    format!("{}#{token_hash}", kind.item_kind())
 }
 
 fn numbers(values: &[u64]) -> AttributeValue {
@@ -606,10 +543,7 @@ impl UserStore {
 
     /// Whether `email` is claimed by anyone (one consistent read).
     pub async fn email_is_claimed(&self, email: &Email) -> Result<bool, ApiError> {
-        Ok(self
-            .get_item(email_pk(email), super::users::EMAIL_SK)
-            .await?
-            .is_some())
+        Ok(self.get_item(email_pk(email), EMAIL_SK).await?.is_some())
     }
 
     pub(super) fn delete_token_item(

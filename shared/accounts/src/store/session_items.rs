@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{DeleteRequest, Select, TransactWriteItem, Update, WriteRequest};
 
-use super::users::USER_SK;
+use super::items::USER_SK;
 use super::{
     Item, Transaction, UserStore, key, malformed, n, number_attr, s, string_attr, update_if,
     user_id_attr, user_pk,

@@ -4,8 +4,8 @@
 
 use aws_sdk_dynamodb::types::{Get, TransactGetItem};
 
+use super::items::USER_SK;
 use super::session_items::{SessionRecord, session_from_item, session_key};
-use super::users::USER_SK;
 use super::{
     Item, StoredUser, UserStore, cancelled_by_conflict, key, retry_conflicts,
     stored_user_from_item, transaction_failure, user_pk,

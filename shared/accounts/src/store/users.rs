@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 
-use super::mail_tokens::{NewToken, TokenKind};
+use super::items::{
+    EMAIL_SK, NewToken, TokenKind, USER_LIST_PK, USER_SK, email_claim_item, user_item,
+};
 use super::schema::{INDEX_PARTITION_KEY, INDEX_SORT_KEY, USERS_BY_CREATION_INDEX};
 use super::{
     Item, NewUser, StoredUser, Transaction, User, UserStore, email_pk, key, n, rfc3339, s,
@@ -15,9 +17,6 @@ use crate::domain::{Email, UserId, UserName};
 use crate::error::{ApiError, sdk_error};
 use crate::password;
 
-pub(super) const USER_SK: &str = "USER";
-pub(super) const EMAIL_SK: &str = "EMAIL";
-const USER_LIST_PK: &str = "USER";
 /// A delete that keeps meeting new mailed tokens gives up after this many reads.
 const DELETE_TRIES: u32 = 3;
 
@@ -296,28 +295,6 @@ impl UserStore {
     }
 }
 
-/// The item a new user is stored as.
-pub fn user_item(user: &User, password_hash: &str) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), s(&user_pk(&user.id))),
-        ("sk".to_owned(), s(USER_SK)),
-        (INDEX_PARTITION_KEY.to_owned(), s(USER_LIST_PK)),
-        (INDEX_SORT_KEY.to_owned(), s(user.id.as_str())),
-        ("id".to_owned(), s(user.id.as_str())),
-        ("email".to_owned(), s(user.email.as_str())),
-        ("name".to_owned(), s(user.name.as_str())),
-        ("admin".to_owned(), AttributeValue::Bool(user.admin)),
-        (
-            "email_verified".to_owned(),
-            AttributeValue::Bool(user.email_verified),
-        ),
-        ("created_at".to_owned(), s(&user.created_at)),
-        ("updated_at".to_owned(), s(&user.updated_at)),
-        ("password_hash".to_owned(), s(password_hash)),
-        ("token_version".to_owned(), n(0)),
-    ])
-}
-
 /// What an unknown address reads in place of a user: a user's attributes
 /// (the dummy hash, the all-zero id, a reserved `.invalid` address), under
 /// its own key and without the listing's index attributes.
@@ -336,12 +313,4 @@ fn decoy_item() -> Result<Item, ApiError> {
     item.remove(INDEX_PARTITION_KEY);
     item.remove(INDEX_SORT_KEY);
     Ok(item)
-}
-
-pub(super) fn email_claim_item(email: &Email, user_id: &UserId) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), s(&email_pk(email))),
-        ("sk".to_owned(), s(EMAIL_SK)),
-        ("user_id".to_owned(), s(user_id.as_str())),
-    ])
 }
