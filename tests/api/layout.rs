@@ -3,17 +3,11 @@
 //! and no other package sits at the top level but the admin tool and the
 //! tests.
 
-use crate::harness::emulators::{workspace, workspace_file};
+use crate::harness::emulators::{library_paths, workspace};
 
 #[test]
 fn every_library_is_under_shared_and_no_other_package_sits_at_the_root() {
-    let root: toml::Table = workspace_file("Cargo.toml").parse().unwrap();
-    let libraries: Vec<&str> = root["workspace"]["dependencies"]
-        .as_table()
-        .expect("[workspace.dependencies]")
-        .values()
-        .filter_map(|spec| spec.get("path")?.as_str())
-        .collect();
+    let libraries = library_paths();
     assert!(!libraries.is_empty());
     for library in &libraries {
         assert!(

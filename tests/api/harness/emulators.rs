@@ -136,6 +136,20 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The paths of the workspace's own libraries (`[workspace.dependencies]`
+/// with a `path`), from the workspace root.
+pub fn library_paths() -> Vec<String> {
+    let root: toml::Table = workspace_file("Cargo.toml")
+        .parse()
+        .unwrap_or_else(|error| panic!("Cargo.toml: {error}"));
+    root["workspace"]["dependencies"]
+        .as_table()
+        .expect("[workspace.dependencies]")
+        .values()
+        .filter_map(|spec| Some(spec.get("path")?.as_str()?.to_owned()))
+        .collect()
+}
+
 /// The text of `file`, a path from the workspace root.
 pub fn workspace_file(file: &str) -> String {
     std::fs::read_to_string(workspace().join(file))
