@@ -23,9 +23,11 @@ NODE_TOOLS := tools/node_modules/.installed
 CARGO_MACHETE_VERSION := 0.9.2
 CARGO_TOOLS := .local/cargo-tools/.machete-$(CARGO_MACHETE_VERSION)
 SYSTEM_TOOLS := .local/.system-checked
+# What only the checks need: Chromium, rustfmt and clippy, cargo-machete.
+TEST_SYSTEM_TOOLS := .local/.test-system-checked
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help dev test test-summary bench package sam-local sam-local-test admin tools clean
+.PHONY: help dev test test-summary bench package sam-local sam-local-test admin tools test-tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,7 +35,7 @@ help: ## List the targets
 dev: tools ## Serve the whole API on 127.0.0.1:9000 (Ctrl-C stops it)
 	tools/dev.sh
 
-test: tools ## fmt, clippy, unused dependencies, template checks, unit, integration, black-box, fuzz and browser tests
+test: test-tools ## fmt, clippy, unused dependencies, template checks, unit, integration, black-box, fuzz and browser tests
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	@# No crate lists a dependency it does not use.
@@ -83,10 +85,16 @@ admin: ## users-admin on the local stack, e.g. make admin ARGS="promote ada@exam
 	@test -f .local/dev.env || { echo "No .local/dev.env yet: run make dev first (it writes it)." >&2; exit 1; }
 	set -a && source .local/dev.env && set +a && cargo run --quiet -p users-admin -- $(ARGS)
 
-tools: $(SYSTEM_TOOLS) $(NODE_TOOLS) $(PYTHON_TOOLS) $(CARGO_TOOLS) ## Install the pinned dev tools
+tools: $(SYSTEM_TOOLS) $(NODE_TOOLS) $(PYTHON_TOOLS) ## Install the pinned tools that make dev needs
+
+test-tools: tools $(TEST_SYSTEM_TOOLS) $(CARGO_TOOLS) ## Install those and what only make test needs
 
 $(SYSTEM_TOOLS): tools/ensure-system.sh
 	tools/ensure-system.sh
+	@mkdir -p $(@D) && touch $@
+
+$(TEST_SYSTEM_TOOLS): tools/ensure-system.sh
+	tools/ensure-system.sh --for-tests
 	@mkdir -p $(@D) && touch $@
 
 $(CARGO_TOOLS): | $(SYSTEM_TOOLS)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Checks for the system programs the project's tools run on (Java for
 # DynamoDB Local, Node.js and npm for the emulators, Python's venv for the
-# cargo-lambda and SAM tools, Chromium and chromedriver for the page tests,
-# rustfmt and clippy) and installs whatever is missing from Debian's
-# packages or rustup when it can.
+# cargo-lambda and SAM tools; with --for-tests also Chromium and chromedriver
+# for the page tests, rustfmt and clippy, which make dev does not need) and
+# installs whatever is missing from Debian's packages or rustup when it can.
 set -euo pipefail
 
 need_apt=()
@@ -11,9 +11,13 @@ command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
-# The page tests drive Debian's headless Chromium through its chromedriver.
-command -v chromium >/dev/null || need_apt+=(chromium)
-command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+for_tests=false
+[[ ${1:-} == --for-tests ]] && for_tests=true
+if $for_tests; then
+  # The page tests drive Debian's headless Chromium through its chromedriver.
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+fi
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
@@ -26,6 +30,8 @@ if ((${#need_apt[@]})); then
   fi
 fi
 
-for component in rustfmt clippy; do
-  rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
-done
+if $for_tests; then
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
+fi
