@@ -64,6 +64,7 @@ async fn change_password(
         current_password,
         new_password,
     } = parse_body(request)?;
+    let public_url = app.public_url(request)?;
     let user = &caller.user;
     let new_field = field!(ChangePasswordRequest, new_password);
     // Both checks of the new password come before any Argon2id work.
@@ -90,7 +91,7 @@ async fn change_password(
     let session = SessionRecord::begin(&user.user.id, user.token_version + 1, user_agent, now)?;
     // Signed before anything is written: a failure to sign changes nothing.
     let tokens = signing
-        .session_tokens(request, &session.current_token())
+        .session_tokens(&public_url, &session.current_token())
         .await?;
     app.store
         .change_password(user, &password_hash, &session, &app.config.sessions, now)
@@ -98,7 +99,7 @@ async fn change_password(
     tracing::info!(session_id = %session.id, "password changed");
     if let Err(error) = state
         .mailer
-        .send(request, &user.user.email, &Mail::PasswordChanged)
+        .send(&public_url, &user.user.email, &Mail::PasswordChanged)
         .await
     {
         tracing::error!(cause = %cause_chain(&error), "password-changed notice not sent");

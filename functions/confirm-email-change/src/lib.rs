@@ -53,6 +53,7 @@ async fn confirm_email_change(
     let state = &mailing.app;
     let invalid = || ApiError::InvalidEmailChangeToken;
     let token_hash = mailed_token_hash(request, invalid())?;
+    let public_url = state.public_url(request)?;
     let now = unix_now();
     let ticket = state
         .store
@@ -75,7 +76,7 @@ async fn confirm_email_change(
     };
     if let Err(error) = mailing
         .mailer
-        .send(request, &stored.user.email, &notice)
+        .send(&public_url, &stored.user.email, &notice)
         .await
     {
         tracing::error!(cause = %cause_chain(&error), "email-changed notice to the old address not sent");

@@ -41,6 +41,7 @@ pub async fn handler(state: &SigningState, request: Request) -> Result<Response<
 async fn login(signing: &SigningState, request: &Request) -> Result<Response<Body>, ApiError> {
     let state = &signing.app;
     let LoginRequest { email, password } = parse_body(request)?;
+    let issuer = state.public_url(request)?;
     // Per client, before any Argon2id work: the address lockout below does
     // nothing against one try at each of many addresses.
     state
@@ -97,7 +98,7 @@ async fn login(signing: &SigningState, request: &Request) -> Result<Response<Bod
     let first = session.current_token();
     let (cleared, tokens, existing) = tokio::join!(
         state.store.clear_login_failures(&email),
-        signing.session_tokens(request, &first),
+        signing.session_tokens(&issuer, &first),
         state.store.session_item_count(user_id)
     );
     cleared?;

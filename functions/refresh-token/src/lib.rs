@@ -36,6 +36,7 @@ async fn refresh(signing: &SigningState, request: &Request) -> Result<Response<B
     let state = &signing.app;
     let policy = &state.config.sessions;
     let RefreshRequest { refresh_token } = parse_body(request)?;
+    let issuer = signing.app.public_url(request)?;
     // Empty is missing, as for every other required field (API.md).
     if refresh_token.expose_secret().is_empty() {
         return Err(ApiError::invalid_fields([(
@@ -88,10 +89,10 @@ async fn refresh(signing: &SigningState, request: &Request) -> Result<Response<B
     }
 
     match decide(&token, &session, policy, now) {
-        Rotation::Advance => advance(signing, request, &token, &session, &keys, now).await,
+        Rotation::Advance => advance(signing, &issuer, &token, &session, &keys, now).await,
         Rotation::Retry => {
             let current = session.current_token();
-            let tokens = signing.session_tokens(request, &current).await?;
+            let tokens = signing.session_tokens(&issuer, &current).await?;
             refreshed(tokens, &current)
         }
         Rotation::Reused => Err(end_reused(signing, &token).await),
@@ -103,7 +104,7 @@ async fn refresh(signing: &SigningState, request: &Request) -> Result<Response<B
 /// what that one left (the same next token, or a reuse).
 async fn advance(
     signing: &SigningState,
-    request: &Request,
+    issuer: &str,
     token: &RefreshToken,
     session: &SessionRecord,
     keys: &SessionKeys,
@@ -115,7 +116,7 @@ async fn advance(
     // the advance is in flight, and dropped if the session ends instead.
     let (advanced, access) = tokio::join!(
         store.advance_session(token, policy, session.created_at, now),
-        signing.access_token(request, token)
+        signing.access_token(issuer, token)
     );
     if advanced? {
         let next = token.next();

@@ -30,11 +30,12 @@ async fn send_reset(
     };
     tracing::Span::current().record("user_id", user.user.id.as_str());
     let ttl = state.config.reset_token_ttl_seconds;
+    let public_url = state.public_url(request)?;
     let issued = state
         .mailer
         .issue_and_send(
             &state.store,
-            request,
+            &public_url,
             &user,
             TokenMail {
                 kind: TokenKind::PasswordReset,

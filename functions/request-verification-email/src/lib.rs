@@ -34,11 +34,12 @@ async fn send_verification(
         tracing::info!("verification email not sent: the address is verified");
         return Ok(());
     }
+    let public_url = state.public_url(request)?;
     let issued = state
         .mailer
         .issue_and_send(
             &state.store,
-            request,
+            &public_url,
             &user,
             TokenMail {
                 kind: TokenKind::EmailVerification,

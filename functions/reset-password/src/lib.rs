@@ -41,6 +41,7 @@ async fn reset_password(
         password: new_password,
     } = parse_body(request)?;
     let token_hash = mailed_token_hash(request, ApiError::InvalidResetToken)?;
+    let public_url = state.public_url(request)?;
     let now = unix_now();
     state
         .store
@@ -72,7 +73,7 @@ async fn reset_password(
     tracing::info!("password reset");
     if let Err(error) = mailing
         .mailer
-        .send(request, &ticket.sent_to, &Mail::PasswordChanged)
+        .send(&public_url, &ticket.sent_to, &Mail::PasswordChanged)
         .await
     {
         // The password is set; the notice is a courtesy that must not

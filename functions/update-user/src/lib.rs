@@ -99,6 +99,7 @@ async fn update_user(
         .filter(|(email, _)| *email != current.user.email);
 
     if let Some((new_email, password)) = &new_email {
+        let public_url = state.public_url(request)?;
         state
             .store
             .check_current_password(current, password.clone())
@@ -115,7 +116,7 @@ async fn update_user(
             .mailer
             .issue_and_send(
                 &state.store,
-                request,
+                &public_url,
                 current,
                 TokenMail {
                     kind: TokenKind::EmailChange,
@@ -146,7 +147,7 @@ async fn update_user(
             .mailer
             .issue_and_send(
                 &state.store,
-                request,
+                &public_url,
                 current,
                 TokenMail {
                     kind: TokenKind::EmailChangeCancel,

@@ -35,7 +35,7 @@ pub async fn handler(state: &AppState, request: Request) -> Result<Response<Body
 async fn well_known(state: &AppState, request: &Request) -> Result<Response<Body>, ApiError> {
     match request.uri().path() {
         DISCOVERY_PATH => {
-            let issuer = state.issuer(request)?;
+            let issuer = state.public_url(request)?;
             public_json_response(&Discovery {
                 jwks_uri: format!("{issuer}{JWKS_PATH}"),
                 issuer: &issuer,

@@ -73,9 +73,9 @@ impl AppState {
         Ok(Self::new(config, dynamodb, keys))
     }
 
-    /// The tokens' `iss` for this request: the configured issuer, or else
-    /// the API's own address as API Gateway received the request.
-    pub fn issuer(&self, request: &Request) -> Result<String, ApiError> {
+    /// The API's public base URL for this request (`public_url`): the
+    /// tokens' `iss`, and where mailed links point unless `LINK_BASE` says.
+    pub fn public_url(&self, request: &Request) -> Result<String, ApiError> {
         public_url(self.config.jwt_issuer.as_deref(), request)
     }
 
@@ -85,7 +85,7 @@ impl AppState {
     /// `InvalidToken`.
     pub async fn authenticate(&self, request: &Request) -> Result<Authenticated, ApiError> {
         let presented = bearer_token(request)?;
-        let issuer = self.issuer(request)?;
+        let issuer = self.public_url(request)?;
         let keys = self.keys.current(&self.store).await?;
         let token = match self.verifier.verify(presented, &keys, &issuer) {
             Err(Rejected::UnknownKey) => {

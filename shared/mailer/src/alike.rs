@@ -18,6 +18,7 @@ use accounts::store::UserStore;
 use accounts::store::client_limits::ClientRequest;
 use http_api::field;
 use http_api::http::{MessageBody, client_address, json_response, parse_body, respond};
+use http_api::state::public_url;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -54,6 +55,11 @@ impl MailRequestState {
             mailer: Mailer::new(&aws, &config),
             config,
         })
+    }
+
+    /// The API's public base URL for `request` (`http_api::state::public_url`).
+    pub fn public_url(&self, request: &Request) -> Result<String, ApiError> {
+        public_url(self.config.public_url.as_deref(), request)
     }
 }
 

@@ -23,8 +23,6 @@ use accounts::sdk;
 use accounts::store::{Issue, NewToken, StoredUser, TokenKind, UserStore};
 use aws_sdk_ses::error::ProvideErrorMetadata;
 use http_api::AppState;
-use http_api::state::public_url;
-use lambda_http::Request;
 
 use accounts::error::ApiError;
 
@@ -68,8 +66,6 @@ pub struct Mailer {
     from: String,
     /// `LINK_BASE`, when configured.
     link_base: Option<String>,
-    /// `JWT_ISSUER`, the API's public URL, when configured.
-    public_url: Option<String>,
 }
 
 /// One SES call, retries included, ends within this time: the two requests
@@ -264,7 +260,6 @@ impl Mailer {
             client: aws_sdk_ses::Client::from_conf(ses),
             from: config.ses_from_address.clone(),
             link_base: config.link_base.clone(),
-            public_url: config.public_url.clone(),
         }
     }
 
@@ -275,7 +270,7 @@ impl Mailer {
     pub async fn issue_and_send(
         &self,
         store: &UserStore,
-        request: &Request,
+        public_url: &str,
         user: &StoredUser,
         token: TokenMail<'_>,
         compose: impl for<'t> FnOnce(&'t SecretString) -> Mail<'t>,
@@ -303,7 +298,7 @@ impl Mailer {
                 retry_after_seconds,
             });
         }
-        if let Err(error) = self.send(request, sent_to, &compose(&token)).await {
+        if let Err(error) = self.send(public_url, sent_to, &compose(&token)).await {
             let sends_before = user.pending.sends(kind);
             let withdrawn = store.cancel_token(kind, &user.user.id, &token_hash, sends_before);
             if let Err(cancel_error) = withdrawn.await {
@@ -315,16 +310,14 @@ impl Mailer {
     }
 
     /// Sends `mail` to `to`. Its links point at `LINK_BASE`, or else at the
-    /// pages under the API's public URL (`JWT_ISSUER`, or the address
-    /// `request` reached).
+    /// pages under `public_url`, the API's (`http_api::state::public_url`).
     pub async fn send(
         &self,
-        request: &Request,
+        public_url: &str,
         to: &Email,
         mail: &Mail<'_>,
     ) -> Result<(), ApiError> {
-        let public_url = public_url(self.public_url.as_deref(), request)?;
-        let links = Links::new(self.link_base.as_deref(), &public_url);
+        let links = Links::new(self.link_base.as_deref(), public_url);
         let Composed {
             subject,
             text,

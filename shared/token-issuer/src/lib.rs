@@ -7,7 +7,7 @@ use accounts::token::{IssuedToken, TokenSigner};
 use accounts::{ApiError, Config, sdk};
 use aws_config::SdkConfig;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Error, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use signing_keys::{KeyVault, SessionSecret, Signer};
@@ -61,29 +61,27 @@ impl SigningState {
         })
     }
 
-    /// A new access token for the session of `refresh`, and `refresh`
-    /// encoded under the session's key.
+    /// A new access token for the session of `refresh`, issued by `issuer`
+    /// (`AppState::public_url`), and `refresh` encoded under the session's key.
     pub async fn session_tokens(
         &self,
-        request: &Request,
+        issuer: &str,
         refresh: &RefreshToken,
     ) -> Result<SessionTokens, ApiError> {
-        let (access, keys) =
-            tokio::join!(self.access_token(request, refresh), self.sessions.keys());
+        let (access, keys) = tokio::join!(self.access_token(issuer, refresh), self.sessions.keys());
         SessionTokens::new(access?, refresh, &*keys?)
     }
 
     /// A new access token of the session that `refresh` names.
     pub async fn access_token(
         &self,
-        request: &Request,
+        issuer: &str,
         refresh: &RefreshToken,
     ) -> Result<IssuedToken, ApiError> {
         let state = &self.app;
-        let issuer = state.issuer(request)?;
         let keys = state.keys.current(&state.store).await?;
         self.signer
-            .issue(&keys, &issuer, &refresh.user_id, &refresh.session_id)
+            .issue(&keys, issuer, &refresh.user_id, &refresh.session_id)
             .await
     }
 }
