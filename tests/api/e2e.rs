@@ -16,6 +16,7 @@ use crate::harness::emulators::workspace;
 use crate::harness::forge::hand_made;
 use crate::harness::http_client;
 use crate::harness::stack::stack;
+use crate::harness::template;
 use crate::harness::{
     NEW_PASSWORD, PASSWORD, Route, TestApp, emails_to, reset_token_sent_to, token_mailed_to,
 };
@@ -322,7 +323,7 @@ async fn an_independent_verifier_accepts_the_tokens_through_discovery_and_refuse
 
 /// The JSON log lines every function process has written so far.
 fn function_log_lines() -> Vec<String> {
-    crate::harness::stack::FUNCTIONS
+    crate::harness::template::function_names()
         .iter()
         .flat_map(|function| {
             std::fs::read_to_string(crate::harness::stack::function_log(function))
@@ -547,4 +548,84 @@ async fn the_mailed_links_open_the_pages_with_their_security_headers() {
     let missing = get("/v1/pages/admin");
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["code"], "page_not_found");
+}
+
+/// The walkthrough: one account through every route of `template.yaml`,
+/// each answering as a client expects. A route added to the template and
+/// left out of here fails this test by name.
+#[tokio::test]
+async fn the_walkthrough_reaches_every_route_of_the_template() {
+    let app = TestApp::behind_gateway().await;
+    let address = app.email("walker");
+    app.register(&address, PASSWORD, "Walker") // and verify_email
+        .await
+        .assert_status(201);
+    app.request_verification(&address).await.assert_ok();
+    app.discovery().await.assert_ok();
+    app.jwks().await.assert_ok();
+    let (status, page) = app.page("verify-email");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<title>Verify your email address</title>"),
+        "{page}"
+    );
+
+    let (_, refresh) = app.session_for(&address, PASSWORD).await;
+    let token = {
+        let refreshed = app.refresh(&refresh).await;
+        refreshed.assert_ok()["token"].as_str().unwrap().to_owned()
+    };
+    let (other, _) = app.session_for(&address, PASSWORD).await;
+    app.get_user(&token).await.assert_ok();
+    let sessions = app.sessions(&token).await.assert_ok()["sessions"].clone();
+    let other_id = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|session| session["current"] == false)
+        .expect("the other session")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.end_session(&token, &other_id).await.assert_ok();
+    app.get_user(&other)
+        .await
+        .assert_error(401, "invalid_token");
+
+    let moved = app.email("walker.moved");
+    let change = json!({"email": moved, "current_password": PASSWORD});
+    app.update_user(&token, &change).await.assert_status(202);
+    let cancel = token_mailed_to(&address, "cancel-email-change");
+    app.cancel_email_change(&cancel).await.assert_ok();
+    app.update_user(&token, &change).await.assert_status(202);
+    let confirm = token_mailed_to(&moved, "confirm-email-change");
+    app.confirm_email_change(&confirm).await.assert_ok();
+
+    let token = {
+        let changed = app.change_password(&token, PASSWORD, NEW_PASSWORD).await;
+        changed.assert_ok()["token"].as_str().unwrap().to_owned()
+    };
+    app.get_user(&token).await.assert_ok();
+    app.request_reset(&moved).await.assert_ok();
+    app.reset_password(&reset_token_sent_to(&moved), PASSWORD)
+        .await
+        .assert_ok();
+    let token = app.token_for(&moved, PASSWORD).await;
+
+    app.list_users(&token, &[])
+        .await
+        .assert_error(403, "admin_required");
+    app.logout(&token).await.assert_ok();
+    let token = app.token_for(&moved, PASSWORD).await;
+    app.delete_user(&token).await.assert_ok();
+
+    let reached = app.reached.lock().unwrap().clone();
+    let missing: Vec<String> = template::route_keys()
+        .into_iter()
+        .filter(|route| !reached.contains(route))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the walkthrough (tests/api/e2e.rs) never calls {missing:?} of template.yaml"
+    );
 }

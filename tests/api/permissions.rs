@@ -6,6 +6,7 @@
 //! fails here, not on AWS.
 
 use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use accounts::store::permissions::{FUNCTION_GRANTS, Grant, Resource, allows};
@@ -14,7 +15,7 @@ use serde_json::json;
 use serde_norway::Value as Yaml;
 
 use crate::harness::emulators::{library_paths, workspace_file};
-use crate::harness::stack::FUNCTIONS;
+use crate::harness::template;
 use crate::harness::{NEW_PASSWORD, PASSWORD, TestApp, reset_token_sent_to, token_mailed_to};
 
 /// One (action, resource) pair: `table LOGIN#*` or `index users_by_creation`.
@@ -92,23 +93,6 @@ fn granted(function: &Yaml) -> BTreeSet<Permission> {
 }
 
 /// Every function of template.yaml: its binary name and its resource.
-fn template_functions() -> Vec<(String, Yaml)> {
-    let text = workspace_file("template.yaml");
-    let template: Yaml = serde_norway::from_str(&text).unwrap();
-    template["Resources"]
-        .as_mapping()
-        .expect("Resources")
-        .values()
-        .filter(|resource| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
-        .map(|resource| {
-            let binary = resource["Metadata"]["BuildProperties"]["Binary"]
-                .as_str()
-                .expect("a binary name");
-            (binary.to_owned(), resource.clone())
-        })
-        .collect()
-}
-
 /// Every statement of a function resource's policies (none when it has no
 /// `Policies`, as the pages function).
 fn policy_statements(function: &Yaml) -> Vec<&Yaml> {
@@ -133,17 +117,23 @@ fn grants_of(function: &str) -> &'static [Grant] {
 #[test]
 fn the_template_grants_each_function_exactly_the_listed_dynamodb_permissions() {
     let mut seen = BTreeSet::new();
-    for (function, resource) in template_functions() {
+    for (function, resource) in template::functions() {
         let grants = grants_of(&function);
         assert_eq!(
-            granted(&resource),
+            granted(resource),
             listed(grants),
             "template.yaml's DynamoDB permissions of {function}"
         );
         seen.insert(function);
     }
-    let every: BTreeSet<String> = FUNCTIONS.iter().map(|f| (*f).to_owned()).collect();
-    assert_eq!(seen, every, "every function is in the template");
+    let listed: BTreeSet<String> = FUNCTION_GRANTS
+        .iter()
+        .map(|(f, _)| (*f).to_owned())
+        .collect();
+    assert_eq!(
+        seen, listed,
+        "the functions of template.yaml and of accounts::store::permissions"
+    );
 }
 
 /// Security review 2026-12, L6: the functions that only handle sessions
@@ -181,9 +171,17 @@ fn the_functions_that_handle_only_sessions_cannot_write_a_user_item() {
     assert!(allows(logout, "dynamodb:DeleteItem", a_session_item));
 }
 
+/// The functions whose requests `assert_allowed` has checked, for the walk
+/// to prove it left none of the template's out.
+static CHECKED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
 /// Checks every DynamoDB request since the last check against `function`'s grants.
 #[track_caller]
 fn assert_allowed(app: &TestApp, function: &str) {
+    CHECKED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(function.to_owned());
     let grants = grants_of(function);
     let calls = app.dynamodb_calls.take();
     assert!(!calls.is_empty(), "{function} made no DynamoDB request");
@@ -331,6 +329,19 @@ async fn every_dynamodb_request_of_every_route_is_within_its_functions_grants() 
     app.discovery().await.assert_ok();
     app.jwks().await.assert_ok();
     assert_allowed(&app, "well-known");
+
+    let checked = CHECKED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let unchecked: Vec<String> = template::function_names()
+        .into_iter()
+        .filter(|function| !grants_of(function).is_empty() && !checked.contains(function))
+        .collect();
+    assert!(
+        unchecked.is_empty(),
+        "the permissions walk (tests/api/permissions.rs) sends no request to {unchecked:?} of template.yaml"
+    );
 }
 
 /// Refresh, the session list, ending one, and the logout scopes, each
@@ -393,8 +404,8 @@ const MAILERS: [&str; 7] = [
 #[test]
 fn only_the_functions_that_send_mail_may_call_ses_only_send_and_only_as_the_sender() {
     let mut mailers = BTreeSet::new();
-    for (function, resource) in template_functions() {
-        let ses_actions: Vec<String> = policy_statements(&resource)
+    for (function, resource) in template::functions() {
+        let ses_actions: Vec<String> = policy_statements(resource)
             .into_iter()
             .flat_map(|statement| strings(&statement["Action"]))
             .filter(|action| action.starts_with("ses:"))
@@ -402,7 +413,7 @@ fn only_the_functions_that_send_mail_may_call_ses_only_send_and_only_as_the_send
         if !ses_actions.is_empty() {
             assert_eq!(ses_actions, ["ses:SendEmail"], "{function}");
             // Only as the configured sender (security review 2026-12, L7).
-            for statement in policy_statements(&resource) {
+            for statement in policy_statements(resource) {
                 if strings(&statement["Action"])
                     .iter()
                     .any(|a| a.starts_with("ses:"))
@@ -426,8 +437,8 @@ fn only_the_functions_that_send_mail_may_call_ses_only_send_and_only_as_the_send
 #[test]
 fn only_the_signing_functions_may_read_the_private_keys_and_the_session_secret() {
     let mut signers = BTreeSet::new();
-    for (function, resource) in template_functions() {
-        let statements: Vec<&Yaml> = policy_statements(&resource)
+    for (function, resource) in template::functions() {
+        let statements: Vec<&Yaml> = policy_statements(resource)
             .into_iter()
             .filter(|statement| {
                 strings(&statement["Action"])
@@ -589,8 +600,8 @@ fn the_secrets_are_sealed_by_their_own_key_and_refuse_every_other_reader() {
         }
     }
     let mut decrypters = BTreeSet::new();
-    for (function, resource) in template_functions() {
-        for statement in policy_statements(&resource) {
+    for (function, resource) in template::functions() {
+        for statement in policy_statements(resource) {
             let actions = strings(&statement["Action"]);
             if actions.iter().any(|action| action.starts_with("kms:")) {
                 assert_eq!(actions, ["kms:Decrypt"], "{function}");
@@ -638,7 +649,8 @@ fn each_function_links_what_its_policy_allows_and_chooses_no_features() {
             "{library} declares features"
         );
     }
-    for function in FUNCTIONS {
+    for function in template::function_names() {
+        let function = function.as_str();
         let manifest = manifest(&format!("functions/{function}"));
         assert!(manifest.get("features").is_none(), "{function}");
         let dependencies = manifest["dependencies"]

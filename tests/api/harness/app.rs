@@ -8,8 +8,9 @@
 //!   real function binaries behind `cargo lambda watch` (`stack.rs`), on the
 //!   stack's table.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
+use std::sync::{Mutex, PoisonError};
 
 use accounts::Config;
 use accounts::config::{
@@ -65,6 +66,8 @@ pub struct TestApp {
     /// The state of the functions that sign (login, refresh).
     pub signing_state: SigningState,
     transport: Transport,
+    /// `METHOD path` (`Route::template_key`) of every route this app has called.
+    pub reached: Mutex<BTreeSet<String>>,
     /// Makes this test's email addresses unique in the SES emulator, whose
     /// mailbox every test of the run shares, and on the stack's shared table.
     tag: String,
@@ -300,6 +303,7 @@ impl TestApp {
             key_set,
             signing_state,
             transport,
+            reached: Mutex::default(),
             tag,
         }
     }
@@ -311,6 +315,10 @@ impl TestApp {
 
     /// Sends `request` (made by `TestApp::request` for `route`) the app's way.
     pub async fn call(&self, route: &Route, request: Request) -> TestResponse {
+        self.reached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(route.template_key());
         match &self.transport {
             Transport::InProcess => self.call_handler(route, request).await,
             Transport::Gateway(base, client) => {
@@ -384,6 +392,7 @@ impl TestApp {
             Route::Discovery | Route::Jwks => {
                 Box::pin(well_known::handler(&self.state, request)).await
             }
+            Route::Page(_) => panic!("the pages answer HTML: TestApp::page fetches them"),
         }
         .expect("handlers answer every request with a response, never an Err");
         let text = String::from_utf8(response.body().to_vec()).expect("responses are UTF-8");
@@ -583,6 +592,21 @@ impl TestApp {
     /// `GET /.well-known/openid-configuration`.
     pub async fn discovery(&self) -> TestResponse {
         self.send(&Route::Discovery, None, &Value::Null).await
+    }
+
+    /// `GET /v1/pages/{page}` through the gateway, as a browser opens a
+    /// mailed link: the status and the body (HTML, script or style).
+    pub fn page(&self, page: &'static str) -> (u16, String) {
+        let Transport::Gateway(base, client) = &self.transport else {
+            panic!("the pages are fetched through the gateway (TestApp::behind_gateway)");
+        };
+        let route = Route::Page(page);
+        self.reached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(route.template_key());
+        let response = http_client::request_from(*client, "GET", base, &route.path(), &[], b"");
+        (response.status, response.body)
     }
 
     /// `GET /.well-known/jwks.json`.

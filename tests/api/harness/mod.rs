@@ -13,6 +13,7 @@ pub mod response;
 pub mod route;
 pub mod stack;
 mod table;
+pub mod template;
 
 pub use app::{ISSUER, NEW_PASSWORD, PASSWORD, TestApp};
 pub use mailbox::{emails_about, emails_to, reset_emails_to, reset_token_sent_to, token_mailed_to};

@@ -26,6 +26,8 @@ pub enum Route {
     ListUsers(Vec<(&'static str, String)>),
     Discovery,
     Jwks,
+    /// `GET /v1/pages/{page}`: a page of the mailed links, or its script or style.
+    Page(&'static str),
 }
 
 impl Route {
@@ -46,7 +48,8 @@ impl Route {
             | Route::ListUsers(_)
             | Route::Sessions
             | Route::Discovery
-            | Route::Jwks => Method::GET,
+            | Route::Jwks
+            | Route::Page(_) => Method::GET,
             Route::UpdateUser | Route::ChangePassword => Method::PUT,
             Route::DeleteUser | Route::EndSession(_) => Method::DELETE,
         }
@@ -73,7 +76,22 @@ impl Route {
             Route::ListUsers(_) => path("users"),
             Route::Discovery => "/.well-known/openid-configuration".to_owned(),
             Route::Jwks => "/.well-known/jwks.json".to_owned(),
+            Route::Page(page) => format!("/v1/pages/{page}"),
         }
+    }
+
+    /// `METHOD path` as `template.yaml` routes it (path parameters named).
+    pub fn template_key(&self) -> String {
+        let path = match self {
+            Route::EndSession(_) => "/v1/api/sessions/{id}".to_owned(),
+            Route::ResetPassword(_) => "/v1/api/reset_password/{token}".to_owned(),
+            Route::VerifyEmail(_) => "/v1/api/verify_email/{token}".to_owned(),
+            Route::ConfirmEmailChange(_) => "/v1/api/confirm_email_change/{token}".to_owned(),
+            Route::CancelEmailChange(_) => "/v1/api/cancel_email_change/{token}".to_owned(),
+            Route::Page(_) => "/v1/pages/{page}".to_owned(),
+            _ => self.path(),
+        };
+        format!("{} {path}", self.method())
     }
 
     /// The query parameters, in order (repeats kept).
@@ -107,6 +125,7 @@ impl Route {
     pub fn cache_control(&self) -> &'static str {
         match self {
             Route::Discovery | Route::Jwks => "public, max-age=600",
+            Route::Page(_) => "public, max-age=300",
             _ => "no-store",
         }
     }

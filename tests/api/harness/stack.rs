@@ -23,27 +23,6 @@ use super::emulators::{
     wait_until_listening, workspace,
 };
 
-pub const FUNCTIONS: [&str; 18] = [
-    "register",
-    "login",
-    "logout",
-    "refresh-token",
-    "list-sessions",
-    "end-session",
-    "request-password-reset",
-    "reset-password",
-    "request-verification-email",
-    "verify-email",
-    "confirm-email-change",
-    "change-password",
-    "get-user",
-    "update-user",
-    "delete-user",
-    "list-users",
-    "well-known",
-    "pages",
-];
-
 pub struct Stack {
     /// `http://127.0.0.1:<port>`: the API, through the local gateway.
     pub base: String,
@@ -132,7 +111,8 @@ fn start() -> Stack {
 
     let binaries = workspace().join("target/debug");
     let mut functions = Vec::new();
-    for function in FUNCTIONS {
+    for function in crate::harness::template::function_names() {
+        let function = function.as_str();
         let binary = binaries.join(function);
         assert!(
             binary.is_file(),

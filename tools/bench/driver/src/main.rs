@@ -314,9 +314,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// The functions of the template that `ROUTES` does not measure.
+fn unmeasured(memory: &BTreeMap<String, u32>) -> Vec<&str> {
+    memory
+        .keys()
+        .map(String::as_str)
+        .filter(|function| ROUTES.iter().all(|route| route.function != *function))
+        .collect()
+}
+
 fn run(options: &Options) -> Result<(), String> {
     let fixtures: Value = read_json(&options.fixtures)?;
     let memory = report::memory_sizes(&options.template)?;
+    let missing = unmeasured(&memory);
+    if !missing.is_empty() {
+        return Err(format!(
+            "template.yaml's {missing:?} have no route in tools/bench/driver/src/main.rs (ROUTES)"
+        ));
+    }
     let api = RuntimeApi::start().map_err(|e| format!("cannot start the runtime API: {e}"))?;
     std::fs::create_dir_all(&options.logs).map_err(|e| e.to_string())?;
     let mut results = BTreeMap::new();
@@ -659,4 +674,21 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options, Stri
         return Err(format!("unknown option --{unknown}"));
     }
     Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_of_the_template_has_a_bench_route() {
+        let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../template.yaml");
+        let memory = report::memory_sizes(&template).expect("template.yaml");
+        assert!(memory.contains_key("get-user"), "{memory:?}");
+        let missing = unmeasured(&memory);
+        assert!(
+            missing.is_empty(),
+            "template.yaml's {missing:?} have no route in the bench (tools/bench/driver/src/main.rs, ROUTES)"
+        );
+    }
 }

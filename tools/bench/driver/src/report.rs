@@ -80,51 +80,30 @@ fn max(samples: &[Duration]) -> Duration {
     samples.iter().copied().max().unwrap_or_default()
 }
 
-/// `MemorySize` per binary in template.yaml: the Globals value unless the
-/// function sets its own. A line scan is enough for the template's shape
-/// (two-space resource names, `Binary:` in each function's Metadata).
+/// `MemorySize` per function (by binary name) of template.yaml: the
+/// Globals value unless the function sets its own.
 pub fn memory_sizes(template: &Path) -> Result<BTreeMap<String, u32>, String> {
     let text =
         std::fs::read_to_string(template).map_err(|e| format!("{}: {e}", template.display()))?;
-    let mut default = None;
-    let mut sizes = BTreeMap::new();
-    let mut in_globals = false;
-    let (mut binary, mut size): (Option<String>, Option<u32>) = (None, None);
-    let mut flush = |binary: &mut Option<String>, size: &mut Option<u32>| {
-        if let Some(name) = binary.take() {
-            sizes.insert(name, size.take());
-        }
-        *size = None;
-    };
-    for line in text.lines() {
-        let indent = line.len() - line.trim_start().len();
-        let trimmed = line.trim();
-        if indent == 0 && !trimmed.is_empty() {
-            in_globals = trimmed == "Globals:";
-            flush(&mut binary, &mut size);
-        } else if indent == 2 && trimmed.ends_with(':') {
-            flush(&mut binary, &mut size);
-        }
-        if let Some(value) = trimmed.strip_prefix("MemorySize:") {
-            let value = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("MemorySize {value}"))?;
-            if in_globals {
-                default = Some(value);
-            } else {
-                size = Some(value);
-            }
-        } else if let Some(value) = trimmed.strip_prefix("Binary:") {
-            binary = Some(value.trim().to_owned());
-        }
-    }
-    flush(&mut binary, &mut size);
-    let default = default.ok_or("no MemorySize in the template's Globals")?;
-    Ok(sizes
-        .into_iter()
-        .map(|(name, size)| (name, size.unwrap_or(default)))
-        .collect())
+    let template: serde_norway::Value =
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", template.display()))?;
+    let size = |value: &serde_norway::Value| value.as_u64().and_then(|n| u32::try_from(n).ok());
+    let default = size(&template["Globals"]["Function"]["MemorySize"])
+        .ok_or("no MemorySize in the template's Globals")?;
+    let resources = template["Resources"]
+        .as_mapping()
+        .ok_or("no Resources in the template")?;
+    resources
+        .values()
+        .filter(|resource| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|resource| {
+            let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .ok_or("a function without Metadata.BuildProperties.Binary")?;
+            let memory = size(&resource["Properties"]["MemorySize"]).unwrap_or(default);
+            Ok((binary.to_owned(), memory))
+        })
+        .collect()
 }
 
 /// The floors are built for x86_64 only (they are baselines for what is
