@@ -27,7 +27,7 @@ SYSTEM_TOOLS := .local/.system-checked
 TEST_SYSTEM_TOOLS := .local/.test-system-checked
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help dev test test-summary bench package sam-local sam-local-test admin tools test-tools clean
+.PHONY: help dev test test-summary bench package sam-local sam-local-test admin new-route remove-route tools test-tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,17 @@ sam-local-test: tools ## The sam local smoke test: its own emulators, sam local 
 admin: ## users-admin on the local stack, e.g. make admin ARGS="promote ada@example.com"
 	@test -f .local/dev.env || { echo "No .local/dev.env yet: run make dev first (it writes it)." >&2; exit 1; }
 	set -a && source .local/dev.env && set +a && cargo run --quiet -p users-admin -- $(ARGS)
+
+new-route: ## Scaffold a route: make new-route NAME=get-avatar ROUTE='GET /v1/api/user/avatar'
+	@# ROUTE, not METHOD and PATH: a PATH= on make's command line would replace the shell's.
+	@test -n "$(NAME)" -a -n "$(ROUTE)" || { echo "usage: make new-route NAME=get-avatar ROUTE='GET /v1/api/user/avatar'" >&2; exit 2; }
+	python3 tools/new-route.py add "$(NAME)" $(ROUTE)
+
+remove-route: ## Take a route away again: make remove-route NAME=get-avatar
+	@test -n "$(NAME)" || { echo "usage: make remove-route NAME=get-avatar" >&2; exit 2; }
+	python3 tools/new-route.py remove "$(NAME)"
+	@# Drops the package from Cargo.lock.
+	cargo metadata --format-version 1 >/dev/null
 
 tools: $(SYSTEM_TOOLS) $(NODE_TOOLS) $(PYTHON_TOOLS) ## Install the pinned tools that make dev needs
 
