@@ -1,6 +1,6 @@
 """The local stand-in for API Gateway (HTTP API, payload 2.0) in front of
 `cargo lambda watch`, so that local runs and tests see what a deployed
-function sees (README, "Local gateway"):
+function sees (docs/local-development.md, "What `make dev` runs"):
 
 - the routes are read from template.yaml (each function's HttpApi events), so
   no second list of routes exists;

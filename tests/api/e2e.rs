@@ -422,7 +422,7 @@ async fn a_whole_flow_logs_no_secret_or_email_and_every_line_names_its_request()
     }
 }
 
-/// The README's session walkthrough through the gateway: log in twice,
+/// The README's session walkthrough ("Try it") through the gateway: log in twice,
 /// refresh (and retry the refresh), list the sessions, end one, log out
 /// the others, and see a replayed refresh token end its session.
 #[tokio::test]

@@ -77,7 +77,7 @@ async fn every_event_file_gets_its_expected_status_from_cargo_lambda_invoke() {
     check("register", "register.json", &[], 201);
     check("register", "error-register-malformed-json.json", &[], 400);
     // A body that is not UTF-8 reaches the function base64-encoded from API
-    // Gateway (cargo lambda watch answers such a request itself: README).
+    // Gateway (cargo lambda watch answers such a request itself: docs/security.md, on the local gateway).
     let invalid = check("register", "error-register-invalid-utf8.json", &[], 400);
     assert_eq!(invalid["code"], "invalid_json");
     let unverified = check("login", "login.json", &[], 403);

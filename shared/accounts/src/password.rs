@@ -76,7 +76,7 @@ fn working_area(blocks: usize) -> MutexGuard<'static, Vec<Block>> {
 /// Allocates the working area at the configured parameters on a background
 /// thread. A function that hashes calls this first in `main`, so faulting
 /// in 19 MiB overlaps the SDK setup and the DynamoDB warm-up instead of
-/// delaying the first response (README, "What each choice bought").
+/// delaying the first response (docs/performance.md, "What each choice bought").
 /// A request that arrives sooner waits on the lock, then finds it done; if
 /// no thread can be started, the first hash faults the area in as before.
 pub fn prepare_working_area() {

@@ -471,7 +471,7 @@ impl Inputs<'_> {
     }
 }
 
-/// The placeholders of events/ (see README, "Local invocation").
+/// The placeholders of events/ (docs/local-development.md, "With Docker").
 const EVENT_EMAIL: &str = "ada@example.com";
 const EVENT_PASSWORD: &str = "correct horse battery staple";
 const WRONG_PASSWORD: &str = "not the password at all";

@@ -223,7 +223,7 @@ pub fn markdown(
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
-        "Written by `make bench` on {} (see README, \"Performance\"). Do not edit by hand.\n",
+        "Written by `make bench` on {} (see docs/performance.md for what each number means). Do not edit by hand.\n",
         command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
     );
     let _ = writeln!(out, "- Machine: {}.", machine());
