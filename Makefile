@@ -17,7 +17,11 @@ export SAM_CLI_TELEMETRY := 0
 VENV := .venv
 # Every function package, for the builds that take them all at once.
 FUNCTION_PACKAGES := $(addprefix -p ,$(notdir $(wildcard functions/*)))
+# What the sam local smoke test serves and calls; CI's bench measures these
+# (and the floors) on x86_64, and so builds what the smoke test runs.
+SMOKE_FUNCTIONS := register,verify-email,login,get-user,logout,well-known
 PYTHON_TOOLS := $(VENV)/.installed
+PYTHON_TEST_TOOLS := $(VENV)/.test-installed
 NODE_TOOLS := tools/node_modules/.installed
 # Cargo subcommands the checks run, pinned here and built into .local.
 CARGO_MACHETE_VERSION := 0.9.2
@@ -27,7 +31,7 @@ SYSTEM_TOOLS := .local/.system-checked
 TEST_SYSTEM_TOOLS := .local/.test-system-checked
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help dev test test-summary bench package sam-local sam-local-test admin new-route remove-route tools test-tools clean
+.PHONY: help dev test test-summary bench bench-ci package sam-local sam-local-test admin new-route remove-route tools test-tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,8 +59,11 @@ test: test-tools ## fmt, clippy, unused dependencies, template checks, unit, int
 test-summary: ## Print the totals of the last cargo test run
 	@awk '/^test result:/ {passed += $$4; failed += $$6} END {printf "tests: %d passed, %d failed\n", passed, failed}' target/test-output.log
 
-bench: tools ## Measure the release builds: size, cold start, latency, CPU, memory (writes BENCHMARKS.md)
+bench: tools ## Measure the release builds of every function: size, cold start, latency, CPU, memory (writes BENCHMARKS.md)
 	tools/bench.sh
+
+bench-ci: tools ## CI's bench: every arm64 size, and on x86_64 the smoke test's functions and the floors (prints, writes no report)
+	BENCH_ONLY=$(SMOKE_FUNCTIONS),hello-world,sdk-floor BENCH_ARM64=all tools/bench.sh
 
 package: tools ## Build every function for arm64 with sam build (.aws-sam/build)
 	rustup target add aarch64-unknown-linux-gnu
@@ -79,7 +86,7 @@ sam-local: tools ## Serve template.yaml with sam local start-api on 127.0.0.1:30
 	tools/sam-local.sh
 
 sam-local-test: tools ## The sam local smoke test: its own emulators, sam local start-api, register to logout through it
-	tools/sam-local-smoke.sh
+	SAM_LOCAL_FUNCTIONS=$(SMOKE_FUNCTIONS) tools/sam-local-smoke.sh
 
 admin: ## users-admin on the local stack, e.g. make admin ARGS="promote ada@example.com"
 	@test -f .local/dev.env || { echo "No .local/dev.env yet: run make dev first (it writes it)." >&2; exit 1; }
@@ -98,7 +105,7 @@ remove-route: ## Take a route away again: make remove-route NAME=get-avatar
 
 tools: $(SYSTEM_TOOLS) $(NODE_TOOLS) $(PYTHON_TOOLS) ## Install the pinned tools that make dev needs
 
-test-tools: tools $(TEST_SYSTEM_TOOLS) $(CARGO_TOOLS) ## Install those and what only make test needs
+test-tools: tools $(TEST_SYSTEM_TOOLS) $(CARGO_TOOLS) $(PYTHON_TEST_TOOLS) ## Install those and what only make test needs
 
 $(SYSTEM_TOOLS): tools/ensure-system.sh
 	tools/ensure-system.sh
@@ -119,6 +126,10 @@ $(NODE_TOOLS): tools/package.json tools/package-lock.json | $(SYSTEM_TOOLS)
 $(PYTHON_TOOLS): tools/requirements.txt | $(SYSTEM_TOOLS)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	@touch $@
+
+$(PYTHON_TEST_TOOLS): tools/requirements-test.txt tools/requirements.txt | $(PYTHON_TOOLS)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-test.txt
 	@touch $@
 
 clean: ## Remove build output, installed tools and local data

@@ -6,7 +6,9 @@
 # BENCH_COLD and BENCH_WARM change the counts (default 20 spawns and 500
 # warm invocations per function), BENCH_TIMING the refused logins of
 # registered and of unknown addresses compared (default 1000 each); BENCH_ONLY=get-user,hello-world measures
-# just those, prints the numbers and writes no report (and no criterion run).
+# just those, prints the numbers and writes no report (and no criterion run);
+# BENCH_ARM64=all zips every function for arm64 even then and prints the
+# sizes (CI: after make package that only zips what ships).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +47,18 @@ build() {
     cargo lambda build --quiet --release "${target[@]}" -p "$package" "$@"
   done
 }
-build arm64 functions --output-format zip --lambda-dir "$WORK/zip-arm64"
+if [[ ${BENCH_ARM64:-} == all ]]; then
+  measured=("${functions[@]}") functions=()
+  for dir in functions/*/; do functions+=("$(basename "$dir")"); done
+  build arm64 functions --output-format zip --lambda-dir "$WORK/zip-arm64"
+  echo "arm64 zip sizes (what make package built):"
+  for zip in "$WORK"/zip-arm64/*/bootstrap.zip; do
+    printf '  %-28s %6.2f MB\n' "$(basename "$(dirname "$zip")")" "$(($(stat -c %s "$zip") / 10000))e-2"
+  done
+  functions=("${measured[@]}")
+else
+  build arm64 functions --output-format zip --lambda-dir "$WORK/zip-arm64"
+fi
 build x86_64 all --output-format zip --lambda-dir "$WORK/zip-x86_64"
 build x86_64 all --lambda-dir "$WORK/bin"
 # The driver (std only) and the seeding tool (debug, like users-admin).

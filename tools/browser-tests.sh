@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The pages of the mailed links in a real browser: headless Chromium, driven
-# by Selenium (tools/requirements.txt) through Debian's chromedriver, against
+# by Selenium (tools/requirements-test.txt) through Debian's chromedriver, against
 # the real function binaries (cargo lambda watch), DynamoDB Local, the SES
 # emulator and the Secrets Manager emulator, all on fresh loopback ports.
 # Screenshots of each state go to target/screenshots/. Run by `make test`

@@ -28,8 +28,16 @@ readonly WORK=target/sam-local
 [[ -f $ENV_FILE ]] || { echo "No $ENV_FILE: start make dev first (it writes it and runs the emulators)." >&2; exit 1; }
 command -v docker >/dev/null || { echo "sam local needs Docker (docker.com, or Debian's docker.io)." >&2; exit 1; }
 
+# SAM_LOCAL_FUNCTIONS=register,login,...: build and serve only those (the
+# smoke test's); the other routes are left out of the local template.
+readonly ONLY=${SAM_LOCAL_FUNCTIONS:-}
 functions=()
-for dir in functions/*/; do functions+=(-p "$(basename "$dir")"); done
+if [[ -n $ONLY ]]; then
+  IFS=, read -ra selected <<<"$ONLY"
+  for package in "${selected[@]}"; do functions+=(-p "$package"); done
+else
+  for dir in functions/*/; do functions+=(-p "$(basename "$dir")"); done
+fi
 mkdir -p "$WORK"
 cargo lambda build --quiet --release --target x86_64-unknown-linux-gnu "${functions[@]}" \
   --lambda-dir "$WORK/build"
@@ -52,7 +60,7 @@ for bootstrap in "$WORK"/functions/*/bootstrap; do
   fi
 done
 
-.venv/bin/python tools/sam-local/local_template.py template.yaml "$WORK/template.yaml" "$WORK/functions"
+.venv/bin/python tools/sam-local/local_template.py template.yaml "$WORK/template.yaml" "$WORK/functions" "$ONLY"
 
 endpoint_host=127.0.0.1
 [[ $(uname -s) == Linux ]] || endpoint_host=host.docker.internal
