@@ -20,8 +20,9 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 # packages what make package built; the second x86_64 run only packages what
 # the first built); each floor in a run of its own, so its dependencies'
 # features stay its own.
-functions=()
-for dir in functions/*/; do functions+=("$(basename "$dir")"); done
+every=()
+for dir in functions/*/; do every+=("$(basename "$dir")"); done
+functions=("${every[@]}")
 floors=(hello-world sdk-floor)
 if [[ -n $ONLY ]]; then
   IFS=, read -ra only <<<"$ONLY"
@@ -31,14 +32,16 @@ if [[ -n $ONLY ]]; then
   done
 fi
 rustup target add aarch64-unknown-linux-gnu
-# build ARCH WHAT [cargo lambda options]: WHAT is `functions` or `all` (the
-# floors too: they are baselines for what is measured, so x86_64 only).
+# build ARCH PACKAGES WHAT [cargo lambda options]: PACKAGES names the array
+# of functions; WHAT is `functions` or `all` (the floors too: they are
+# baselines for what is measured, so x86_64 only).
 build() {
-  local arch=$1 what=$2 target=(--target x86_64-unknown-linux-gnu)
-  shift 2
+  local arch=$1 what=$3 target=(--target x86_64-unknown-linux-gnu)
+  local -n packages=$2
+  shift 3
   [[ $arch == arm64 ]] && target=(--arm64)
   local selection=() package
-  for package in "${functions[@]}"; do selection+=(-p "$package"); done
+  for package in "${packages[@]}"; do selection+=(-p "$package"); done
   if ((${#selection[@]})); then
     cargo lambda build --quiet --release "${target[@]}" "${selection[@]}" "$@"
   fi
@@ -47,20 +50,17 @@ build() {
     cargo lambda build --quiet --release "${target[@]}" -p "$package" "$@"
   done
 }
+arm64=("${functions[@]}")
+[[ ${BENCH_ARM64:-} == all ]] && arm64=("${every[@]}")
+build arm64 arm64 functions --output-format zip --lambda-dir "$WORK/zip-arm64"
 if [[ ${BENCH_ARM64:-} == all ]]; then
-  measured=("${functions[@]}") functions=()
-  for dir in functions/*/; do functions+=("$(basename "$dir")"); done
-  build arm64 functions --output-format zip --lambda-dir "$WORK/zip-arm64"
   echo "arm64 zip sizes (what make package built):"
   for zip in "$WORK"/zip-arm64/*/bootstrap.zip; do
     printf '  %-28s %6.2f MB\n' "$(basename "$(dirname "$zip")")" "$(($(stat -c %s "$zip") / 10000))e-2"
   done
-  functions=("${measured[@]}")
-else
-  build arm64 functions --output-format zip --lambda-dir "$WORK/zip-arm64"
 fi
-build x86_64 all --output-format zip --lambda-dir "$WORK/zip-x86_64"
-build x86_64 all --lambda-dir "$WORK/bin"
+build x86_64 functions all --output-format zip --lambda-dir "$WORK/zip-x86_64"
+build x86_64 functions all --lambda-dir "$WORK/bin"
 # The driver (std only) and the seeding tool (debug, like users-admin).
 cargo build --quiet --release -p lambda-bench
 cargo build --quiet --workspace --bins

@@ -126,7 +126,7 @@ fn key_schema(value: &Yaml) -> Vec<(String, String)> {
 
 #[test]
 fn the_deployed_table_is_the_one_the_code_creates() {
-    let template = yaml("template.yaml");
+    let template = template::document();
     let table = &template["Resources"]["UsersTable"];
     assert_eq!(table["Type"].as_str(), Some("AWS::DynamoDB::Table"));
     let properties = &table["Properties"];
@@ -196,7 +196,7 @@ fn the_deployed_table_is_the_one_the_code_creates() {
 
 #[test]
 fn the_sensitive_routes_share_the_tight_throttle() {
-    let template = yaml("template.yaml");
+    let template = template::document();
     let settings = &template["Resources"]["HttpApi"]["Properties"]["RouteSettings"];
     for route in [
         "POST /v1/api/register",

@@ -92,7 +92,6 @@ fn granted(function: &Yaml) -> BTreeSet<Permission> {
     permissions
 }
 
-/// Every function of template.yaml: its binary name and its resource.
 /// Every statement of a function resource's policies (none when it has no
 /// `Policies`, as the pages function).
 fn policy_statements(function: &Yaml) -> Vec<&Yaml> {
@@ -485,8 +484,7 @@ fn only_the_signing_functions_may_read_the_private_keys_and_the_session_secret()
 
 /// The template's resource named `logical_id`.
 fn template_resource(logical_id: &str) -> Yaml {
-    let template: Yaml = serde_norway::from_str(&workspace_file("template.yaml")).unwrap();
-    let resource = template["Resources"][logical_id].clone();
+    let resource = template::document()["Resources"][logical_id].clone();
     assert!(!resource.is_null(), "template.yaml has no {logical_id}");
     resource
 }

@@ -313,12 +313,16 @@ impl TestApp {
         format!("{local}-{}@example.com", self.tag)
     }
 
-    /// Sends `request` (made by `TestApp::request` for `route`) the app's way.
-    pub async fn call(&self, route: &Route, request: Request) -> TestResponse {
+    fn record_reached(&self, route: &Route) {
         self.reached
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(route.template_key());
+    }
+
+    /// Sends `request` (made by `TestApp::request` for `route`) the app's way.
+    pub async fn call(&self, route: &Route, request: Request) -> TestResponse {
+        self.record_reached(route);
         match &self.transport {
             Transport::InProcess => self.call_handler(route, request).await,
             Transport::Gateway(base, client) => {
@@ -601,10 +605,7 @@ impl TestApp {
             panic!("the pages are fetched through the gateway (TestApp::behind_gateway)");
         };
         let route = Route::Page(page);
-        self.reached
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(route.template_key());
+        self.record_reached(&route);
         let response = http_client::request_from(*client, "GET", base, &route.path(), &[], b"");
         (response.status, response.body)
     }

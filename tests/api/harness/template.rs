@@ -17,6 +17,11 @@ static TEMPLATE: LazyLock<Yaml> = LazyLock::new(|| {
         .unwrap_or_else(|error| panic!("template.yaml: {error}"))
 });
 
+/// The whole template, parsed.
+pub fn document() -> &'static Yaml {
+    &TEMPLATE
+}
+
 /// Every function resource, by the name of its binary (its package).
 pub fn functions() -> Vec<(String, &'static Yaml)> {
     TEMPLATE["Resources"]
